@@ -1,0 +1,488 @@
+"""The allocation workflow: raw scanner text + service group code → one :class:`Outcome`.
+
+Rules that keep a desk safe (see shared/sortedpro-api.md, "Unknowns"):
+
+* an invalid scan never reaches the network;
+* a request that never left (connect failure, 429) may be retried, bounded, with backoff;
+* a request that may have reached the server (read timeout, dropped connection, 5xx, garbage)
+  is followed by a *look* (``GET /consignments/{ref}``) and never by a blind second PUT:
+  Allocated → report what the server holds (``recovered``); Unallocated/AllocationFailed → one
+  retry is safe; cannot look → ``in_doubt``, kept for later resolution;
+* a refusal is explained by looking the consignment up, in the operator's words.
+
+No Qt here: the GUI runs :meth:`AllocationWorkflow.allocate` on worker threads.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from . import api
+from .references import InvalidReference, parse_reference
+
+_GROUP_CODE_MAX = 100
+
+
+class OutcomeKind(enum.StrEnum):
+    ALLOCATED = "allocated"
+    ALREADY_ALLOCATED = "already_allocated"
+    NOT_ALLOCATED = "not_allocated"
+    INVALID_REFERENCE = "invalid_reference"
+    UNAUTHORIZED = "unauthorized"
+    UNREACHABLE = "unreachable"
+    IN_DOUBT = "in_doubt"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+
+_KIND_LABELS = {
+    OutcomeKind.ALLOCATED: "Allocated",
+    OutcomeKind.ALREADY_ALLOCATED: "Already allocated",
+    OutcomeKind.NOT_ALLOCATED: "Not allocated",
+    OutcomeKind.INVALID_REFERENCE: "Invalid scan",
+    OutcomeKind.UNAUTHORIZED: "API key refused",
+    OutcomeKind.UNREACHABLE: "SortedPRO unreachable",
+    OutcomeKind.IN_DOUBT: "In doubt",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one scan. ``message`` is the plain sentence shown to the operator."""
+
+    kind: OutcomeKind
+    reference: str | None
+    group: str
+    message: str
+    raw_scan: str = ""
+    carrier_name: str | None = None
+    carrier_reference: str | None = None
+    service_name: str | None = None
+    service_reference: str | None = None
+    tracking_references: tuple[str, ...] = ()
+    server_message: str | None = None
+    server_code: str | None = None
+    correlation_id: str | None = None
+    http_status: int | None = None
+    recovered: bool = False
+    label_url: str | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    duration_ms: float = 0.0
+    attempts: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.kind is OutcomeKind.ALLOCATED
+
+    @property
+    def needs_attention(self) -> bool:
+        """Errors stay on screen until acknowledged."""
+        return self.kind is not OutcomeKind.ALLOCATED
+
+    @property
+    def service_text(self) -> str:
+        """"Carrier X Next Day Super", without repeating the carrier if the service name has it."""
+        carrier = self.carrier_name or self.carrier_reference or ""
+        service = self.service_name or self.service_reference or ""
+        if carrier and service.lower().startswith(carrier.lower()):
+            return service
+        return " ".join(p for p in (carrier, service) if p)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        data["outcome"] = data.pop("kind")
+        data["tracking_references"] = list(self.tracking_references)
+        data["started_at"] = self.started_at.isoformat()
+        data["duration_ms"] = round(self.duration_ms, 1)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    connect_attempts: int = 3          # sends that failed to connect, before "unreachable"
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 4.0
+    rate_limit_attempts: int = 3       # 429s honoured before giving up
+    rate_limit_max_wait_s: float = 20.0  # longest single Retry-After we sit out
+    rate_limit_default_wait_s: float = 2.0
+    poll_interval_s: float = 0.5       # after a 202 / while Allocating
+    poll_timeout_s: float = 30.0
+
+
+class Cancelled(Exception):
+    """The workflow was asked to stop while waiting (the desk is closing)."""
+
+
+class AllocationWorkflow:
+    """One per desk; safe to call from several threads at once (the client is thread-safe)."""
+
+    def __init__(
+        self,
+        client: api.SortedProClient,
+        policy: RetryPolicy | None = None,
+        *,
+        stop_event: threading.Event | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client = client
+        self.policy = policy or RetryPolicy()
+        self.stop_event = stop_event or threading.Event()
+        self._clock = clock
+        self._carrier_names: dict[str, tuple[str | None, str | None]] | None = None
+        self._carrier_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ public
+    def allocate(self, raw_scan: str, group: str) -> Outcome:
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        run = _Run(raw_scan=raw_scan, group=group)
+        try:
+            outcome = self._allocate(run)
+        except Cancelled:
+            outcome = self._cancelled(run)
+        return replace(outcome, raw_scan=raw_scan, started_at=started_at,
+                       duration_ms=(time.perf_counter() - t0) * 1000, attempts=run.puts)
+
+    def recheck(self, reference: str, group: str) -> Outcome:
+        """Resolve an in-doubt scan by looking at what the server holds. Never sends a PUT."""
+        started_at = datetime.now(UTC)
+        t0 = time.perf_counter()
+        run = _Run(raw_scan=reference, group=group, reference=reference, sent=True)
+        try:
+            consignment = self._look(run)
+        except Cancelled:
+            consignment = None
+        if consignment is None:
+            outcome = self._in_doubt(run, "Still cannot reach SortedPRO to check this consignment.")
+        elif consignment.state_key in _ALLOCATED_STATES:
+            outcome = self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=True)
+        elif consignment.state_key in _ALLOCATING_STATES:
+            outcome = self._in_doubt(run, "SortedPRO is still allocating this consignment. Check again shortly.")
+        else:
+            outcome = self._explain(run, consignment, None)
+        return replace(outcome, started_at=started_at, duration_ms=(time.perf_counter() - t0) * 1000)
+
+    # ------------------------------------------------------------------ the flow
+    def _allocate(self, run: _Run) -> Outcome:
+        try:
+            run.reference = parse_reference(run.raw_scan).reference
+        except InvalidReference as exc:
+            return Outcome(OutcomeKind.INVALID_REFERENCE, None, run.group, exc.message)
+        group_problem = check_group_code(run.group)
+        if group_problem:
+            return Outcome(OutcomeKind.INVALID_REFERENCE, run.reference, run.group, group_problem)
+
+        retried_after_look = False
+        connect_failures = 0
+        rate_limits = 0
+        while True:
+            self._check_stop()
+            try:
+                run.puts += 1
+                summary = self.client.allocate_with_service_group(run.reference, run.group)
+            except api.NotSent as exc:
+                run.puts -= 1  # it never left this machine
+                connect_failures += 1
+                if connect_failures >= self.policy.connect_attempts:
+                    return self._unreachable(run, exc)
+                self._wait(self._backoff(connect_failures))
+                continue
+            except api.RateLimited as exc:
+                rate_limits += 1
+                wait = exc.retry_after if exc.retry_after is not None else self.policy.rate_limit_default_wait_s
+                if rate_limits > self.policy.rate_limit_attempts or wait > self.policy.rate_limit_max_wait_s:
+                    return self._outcome_from_error(run, OutcomeKind.UNREACHABLE, exc,
+                                                    "SortedPRO is limiting requests right now; nothing was allocated. "
+                                                    "Scan it again in a minute.")
+                self._wait(wait)
+                continue
+            except api.Unauthorized as exc:
+                return self._outcome_from_error(run, OutcomeKind.UNAUTHORIZED, exc,
+                                                "SortedPRO refused the API key. Check the key in Settings.")
+            except api.Refused as exc:
+                return self._explain_refusal(run, exc)
+            except (api.InDoubt, api.ServerError, api.UnexpectedAnswer) as exc:
+                run.sent = True
+                run.last_error = exc
+                consignment = self._look(run)
+                if consignment is None:
+                    return self._in_doubt(run, _in_doubt_message(exc))
+                state = consignment.state_key
+                if state in _ALLOCATED_STATES:
+                    return self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=True)
+                if state in _ALLOCATING_STATES:
+                    return self._after_accepted(run)
+                if state in _RETRYABLE_STATES and not retried_after_look:
+                    retried_after_look = True
+                    continue
+                if state in _RETRYABLE_STATES:
+                    # Looked twice: the server holds it unallocated, so this is a known failure.
+                    return self._outcome_from_error(
+                        run, OutcomeKind.NOT_ALLOCATED, exc if isinstance(exc, api.ApiResponseError) else None,
+                        f"SortedPRO failed twice ({exc.message}); {run.reference} is still "
+                        f"{consignment.state or 'unallocated'}. Scan it again in a minute.")
+                return self._explain(run, consignment, exc)
+            except api.ConfigurationError as exc:
+                return Outcome(OutcomeKind.UNREACHABLE, run.reference, run.group, exc.message)
+
+            if summary.http_status == 202:
+                run.sent = True
+                return self._after_accepted(run)
+            if summary.succeeded:
+                return self._from_summary(run, summary)
+            # A 200 whose summary says it did not work (StatusCode != 200): a refusal in disguise.
+            return self._explain_refusal(run, None, summary)
+
+    def _after_accepted(self, run: _Run) -> Outcome:
+        """202 (or Allocating): poll the status, bounded, then read the result."""
+        deadline = self._clock() + self.policy.poll_timeout_s
+        while True:
+            try:
+                status = self.client.get_status(run.reference)
+                state = status.state_key
+            except api.ApiError:
+                state = ""  # a failed poll is not an answer; keep polling until the deadline
+            if state and state not in _ALLOCATING_STATES:
+                consignment = self._look(run)
+                if consignment is None:
+                    break
+                if consignment.state_key in _ALLOCATED_STATES:
+                    return self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=run.last_error is not None)
+                return self._explain(run, consignment, None)
+            if self._clock() + self.policy.poll_interval_s > deadline:
+                break
+            self._wait(self.policy.poll_interval_s)
+        return self._in_doubt(
+            run, f"SortedPRO accepted the allocation but had not finished after {self.policy.poll_timeout_s:.0f} s.")
+
+    # ------------------------------------------------------------------ explaining refusals
+    def _explain_refusal(self, run: _Run, exc: api.ApiResponseError | None,
+                         summary: api.AllocationSummary | None = None) -> Outcome:
+        run.refusal_error = exc
+        run.refusal_summary = summary
+        try:
+            consignment = self.client.get_consignment(run.reference)
+        except api.NotFound:
+            return Outcome(
+                OutcomeKind.NOT_ALLOCATED, run.reference, run.group,
+                f"There is no consignment {run.reference} in this SortedPRO account.",
+                **_server_fields(exc, summary),
+            )
+        except api.ApiError:
+            consignment = None
+        if consignment is None:
+            words = _server_words(exc, summary) or "no reason given"
+            return Outcome(OutcomeKind.NOT_ALLOCATED, run.reference, run.group,
+                           f"SortedPRO refused to allocate {run.reference}: {words}", **_server_fields(exc, summary))
+        return self._explain(run, consignment, exc, summary)
+
+    def _explain(self, run: _Run, consignment: api.Consignment, exc: api.ApiError | None,
+                 summary: api.AllocationSummary | None = None) -> Outcome:
+        if isinstance(exc, api.ApiResponseError):
+            server = _server_fields(exc, summary)
+        else:
+            server = _server_fields(run.refusal_error, summary or run.refusal_summary)
+        state = consignment.state_key
+        ref = run.reference
+        if state in _ALLOCATED_STATES or (state and state not in _RETRYABLE_STATES and consignment.allocation
+                                          and state not in _CANCELLED_STATES):
+            outcome = self._from_consignment(run, consignment, OutcomeKind.ALREADY_ALLOCATED)
+            alloc = consignment.allocation
+            when = _local_hhmm(alloc.allocated_at) if alloc else None
+            bits = [f"group {alloc.group_reference}" if alloc and alloc.group_reference else None, when]
+            extra = ", ".join(b for b in bits if b)
+            state_words = "" if state == "allocated" else f" and is {consignment.state}"
+            message = (f"{ref} was already allocated to {outcome.service_text or 'a carrier service'}"
+                       f"{f' ({extra})' if extra else ''}{state_words}. Nothing was changed.")
+            return replace(outcome, message=message, **server)
+        if state in _CANCELLED_STATES:
+            return Outcome(OutcomeKind.NOT_ALLOCATED, ref, run.group,
+                           f"{ref} is {consignment.state or 'cancelled'}: it cannot be allocated.", **server)
+        if state == "allocationfailed" and consignment.failed_allocation:
+            failed = consignment.failed_allocation
+            reason = failed.message or _server_words(exc, summary) or "no reason given"
+            group = failed.group_reference or run.group
+            return Outcome(OutcomeKind.NOT_ALLOCATED, ref, run.group,
+                           f"No service in group {group} can take {ref}: {reason}", **server)
+        words = _server_words(exc, summary)
+        if server.get("server_code") and "servicegroup" in server["server_code"].lower().replace("carrier", ""):
+            return Outcome(OutcomeKind.NOT_ALLOCATED, ref, run.group,
+                           f"Service group '{run.group}' does not exist in this SortedPRO account"
+                           f"{f': {words}' if words else '.'}", **server)
+        if words:
+            return Outcome(OutcomeKind.NOT_ALLOCATED, ref, run.group,
+                           f"SortedPRO refused to allocate {ref}: {words}", **server)
+        return Outcome(OutcomeKind.NOT_ALLOCATED, ref, run.group,
+                       f"{ref} was not allocated (it is {consignment.state or 'in an unknown state'}).", **server)
+
+    # ------------------------------------------------------------------ outcome builders
+    def _from_summary(self, run: _Run, summary: api.AllocationSummary) -> Outcome:
+        outcome = Outcome(
+            OutcomeKind.ALLOCATED, run.reference, run.group, "",
+            carrier_name=summary.carrier_name,
+            carrier_reference=summary.carrier_reference,
+            service_name=summary.carrier_service_name,
+            service_reference=summary.carrier_service_reference,
+            tracking_references=summary.tracking_references,
+            server_message=summary.description,
+            http_status=summary.http_status,
+            label_url=summary.links.get("label"),
+        )
+        return replace(outcome, message=f"{run.reference} allocated to {outcome.service_text}.")
+
+    def _from_consignment(self, run: _Run, consignment: api.Consignment, kind: OutcomeKind,
+                          recovered: bool = False) -> Outcome:
+        alloc = consignment.allocation
+        carrier_name = alloc.carrier_name if alloc else None
+        carrier_ref = alloc.carrier_reference if alloc else None
+        if alloc and alloc.service_reference and not carrier_name:
+            carrier_name, carrier_ref2 = self._carrier_for(alloc.service_reference)
+            carrier_ref = carrier_ref or carrier_ref2
+        outcome = Outcome(
+            kind, run.reference, run.group, "",
+            carrier_name=carrier_name,
+            carrier_reference=carrier_ref,
+            service_name=alloc.service_name if alloc else None,
+            service_reference=alloc.service_reference if alloc else None,
+            tracking_references=consignment.tracking_references,
+            recovered=recovered,
+        )
+        if kind is OutcomeKind.ALLOCATED:
+            note = " (confirmed with SortedPRO after the first answer was lost)" if recovered else ""
+            outcome = replace(outcome, message=f"{run.reference} allocated to {outcome.service_text or 'a carrier service'}{note}.")
+        return outcome
+
+    def _carrier_for(self, service_reference: str) -> tuple[str | None, str | None]:
+        """Carrier name for a service: the consignment detail does not always carry it."""
+        with self._carrier_lock:
+            if self._carrier_names is None:
+                try:
+                    services = self.client.list_carrier_services()
+                    self._carrier_names = {s.reference: (s.carrier_name, s.carrier_reference) for s in services}
+                except api.ApiError:
+                    return None, None  # best effort: try again next time
+            return self._carrier_names.get(service_reference, (None, None))
+
+    def _unreachable(self, run: _Run, exc: api.ApiError) -> Outcome:
+        return Outcome(OutcomeKind.UNREACHABLE, run.reference, run.group,
+                       f"Could not reach SortedPRO: nothing was sent, {run.reference} is not allocated. "
+                       f"Check the network and scan it again. ({exc.message})")
+
+    def _in_doubt(self, run: _Run, why: str, consignment: api.Consignment | None = None) -> Outcome:
+        error = run.last_error
+        server = _server_fields(error if isinstance(error, api.ApiResponseError) else None, None)
+        return Outcome(OutcomeKind.IN_DOUBT, run.reference, run.group,
+                       f"{why} {run.reference} may or may not be allocated: it is kept in the in-doubt list to be "
+                       "checked. Do not ship it until it is resolved.", **server)
+
+    def _outcome_from_error(self, run: _Run, kind: OutcomeKind, exc: api.ApiResponseError | None,
+                            message: str) -> Outcome:
+        return Outcome(kind, run.reference, run.group, message, **_server_fields(exc, None))
+
+    def _cancelled(self, run: _Run) -> Outcome:
+        if run.sent:
+            return self._in_doubt(run, "The desk closed before SortedPRO's answer could be confirmed.")
+        return Outcome(OutcomeKind.UNREACHABLE, run.reference, run.group,
+                       "The desk closed before this scan was sent: nothing was allocated. Scan it again.")
+
+    # ------------------------------------------------------------------ helpers
+    def _look(self, run: _Run) -> api.Consignment | None:
+        """GET the consignment, retrying connection failures briefly. None = could not look."""
+        for attempt in range(1, self.policy.connect_attempts + 1):
+            try:
+                return self.client.get_consignment(run.reference)
+            except (api.NotSent, api.InDoubt, api.ServerError, api.UnexpectedAnswer):
+                if attempt == self.policy.connect_attempts:
+                    return None
+                self._wait(self._backoff(attempt))
+            except api.RateLimited as exc:
+                if attempt == self.policy.connect_attempts:
+                    return None
+                self._wait(min(exc.retry_after or self.policy.rate_limit_default_wait_s,
+                               self.policy.rate_limit_max_wait_s))
+            except api.ApiError:
+                return None
+        return None
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.policy.backoff_initial_s * (2 ** (attempt - 1)), self.policy.backoff_max_s)
+
+    def _wait(self, seconds: float) -> None:
+        if self.stop_event.wait(max(0.0, seconds)):
+            raise Cancelled
+
+    def _check_stop(self) -> None:
+        if self.stop_event.is_set():
+            raise Cancelled
+
+
+@dataclass(slots=True)
+class _Run:
+    raw_scan: str
+    group: str
+    reference: str = ""
+    sent: bool = False
+    puts: int = 0
+    last_error: api.ApiError | None = None
+    refusal_error: api.ApiResponseError | None = None
+    refusal_summary: api.AllocationSummary | None = None
+
+
+_ALLOCATED_STATES = {"allocated", "manifesting", "manifested", "manifestfailed", "intransit", "delivered",
+                     "collected", "outfordelivery", "deliveryfailed", "returned"}
+_ALLOCATING_STATES = {"allocating"}
+_RETRYABLE_STATES = {"unallocated", "allocationfailed"}
+_CANCELLED_STATES = {"cancelled", "cancelling"}
+
+
+def check_group_code(group: str) -> str | None:
+    """A plain-words problem with a service group code, or None if it can be sent."""
+    if not group or not group.strip():
+        return "Choose a service group first."
+    if len(group) > _GROUP_CODE_MAX or any(ord(ch) < 32 for ch in group):
+        return "That service group code is not valid; check it in Settings."
+    return None
+
+
+def _server_fields(exc: api.ApiResponseError | None, summary: api.AllocationSummary | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if exc is not None:
+        fields.update(server_message=exc.server_message, server_code=exc.code,
+                      correlation_id=exc.correlation_id, http_status=exc.status)
+    if summary is not None:
+        fields.setdefault("server_message", summary.description)
+        fields["server_message"] = fields["server_message"] or summary.description
+        fields.setdefault("http_status", summary.http_status)
+    return fields
+
+
+def _server_words(exc: api.ApiResponseError | None, summary: api.AllocationSummary | None) -> str | None:
+    if exc is not None and exc.server_message:
+        return exc.server_message
+    if summary is not None and summary.description:
+        return summary.description
+    if exc is not None:
+        return exc.message
+    return None
+
+
+def _in_doubt_message(exc: api.ApiError) -> str:
+    return f"{exc.message} SortedPRO could not be asked what happened."
+
+
+def _local_hhmm(when: datetime | None) -> str | None:
+    if when is None:
+        return None
+    local = when.astimezone() if when.tzinfo else when
+    if local.date() == datetime.now(local.tzinfo).date():
+        return local.strftime("%H:%M")
+    return local.strftime("%d %b %H:%M")

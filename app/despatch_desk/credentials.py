@@ -1,0 +1,170 @@
+"""The API key, kept in the operating system's keyring and nowhere else.
+
+Service ``despatch-desk``, user name = the API origin (``https://api.electioapp.com``), so the
+production and sandbox keys live side by side. ``DESPATCH_DESK_API_KEY`` overrides the keyring for
+automation. A failing or "null" backend (headless Linux without a Secret Service) is refused
+with a plain message: never a silent plain-text fallback, never a silently dropped write.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+
+from . import APP_ID
+
+SERVICE = APP_ID
+ENV_API_KEY = "DESPATCH_DESK_API_KEY"
+MAX_KEY_LENGTH = 1000  # Windows Credential Manager caps secrets near 1,280 characters
+
+# Backends that do not keep anything: refuse them.
+_UNUSABLE_BACKENDS = {"keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"}
+
+_lock = threading.Lock()  # some backends (Secret Service over D-Bus) are not thread-safe
+
+
+class CredentialError(Exception):
+    """Key storage problem, in plain words for the operator."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    source: str | None     # "environment", "keyring" or None (no key)
+    backend: str           # class path of the keyring backend, or a reason it has none
+    problem: str | None    # plain words when the keyring cannot be used
+
+
+def check_key_format(key: str) -> str:
+    """Trim a pasted key and return it, or raise :class:`CredentialError`."""
+    key = key.strip()
+    if not key:
+        raise CredentialError("The API key is empty.")
+    if len(key) > MAX_KEY_LENGTH:
+        raise CredentialError(f"That is {len(key)} characters: not an API key (they are much shorter).")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in key):
+        raise CredentialError("The API key contains spaces or control characters; paste it again.")
+    return key
+
+
+def _class_path(obj: object) -> str:
+    cls = type(obj)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+class KeyStore:
+    def __init__(self, backend: object | None = None) -> None:
+        self._backend = backend
+
+    # -- backend
+    def backend(self):
+        import keyring
+        import keyring.errors
+
+        if self._backend is not None:
+            return self._backend
+        try:
+            return keyring.get_keyring()
+        except Exception as exc:  # a broken backend configuration raises odd things
+            raise CredentialError(f"The system keyring could not be opened: {_words(exc)}") from None
+
+    def backend_name(self) -> str:
+        try:
+            return describe_backend(self.backend())
+        except CredentialError as exc:
+            return f"unavailable ({exc})"
+
+    def _usable_backend(self):
+        backend = self.backend()
+        for leaf in _leaves(backend):
+            if _class_path(leaf) not in _UNUSABLE_BACKENDS:
+                return backend
+        raise CredentialError(
+            "This computer has no secure key storage (no system keyring is running). "
+            "The API key cannot be saved; on Linux start a Secret Service such as GNOME Keyring, "
+            f"or set {ENV_API_KEY} for this session."
+        )
+
+    # -- key operations
+    def get(self, origin: str) -> str | None:
+        env = os.environ.get(ENV_API_KEY)
+        if env and env.strip():
+            return env.strip()
+        import keyring.errors
+
+        backend = self._usable_backend()
+        with _lock:
+            try:
+                return backend.get_password(SERVICE, origin)
+            except keyring.errors.KeyringLocked:
+                raise CredentialError("The system keyring is locked. Unlock it and try again.") from None
+            except keyring.errors.KeyringError as exc:
+                raise CredentialError(f"The API key could not be read from the keyring: {_words(exc)}") from None
+            except Exception as exc:  # D-Bus and OS errors surface as many types
+                raise CredentialError(f"The API key could not be read from the keyring: {_words(exc)}") from None
+
+    def set(self, origin: str, key: str) -> None:
+        key = check_key_format(key)
+        import keyring.errors
+
+        backend = self._usable_backend()
+        with _lock:
+            try:
+                backend.set_password(SERVICE, origin, key)
+            except keyring.errors.KeyringLocked:
+                raise CredentialError("The system keyring is locked. Unlock it and try again.") from None
+            except keyring.errors.PasswordSetError as exc:
+                raise CredentialError(f"The keyring refused to store the API key: {_words(exc)}") from None
+            except Exception as exc:
+                raise CredentialError(f"The API key could not be saved in the keyring: {_words(exc)}") from None
+            try:
+                stored = backend.get_password(SERVICE, origin)
+            except Exception:
+                stored = None
+        if stored != key:
+            # A backend that accepts writes and keeps nothing must not fool the operator.
+            raise CredentialError("The keyring accepted the API key but did not keep it. The key was not saved.")
+
+    def delete(self, origin: str) -> bool:
+        """Remove the stored key; False if there was none."""
+        import keyring.errors
+
+        backend = self._usable_backend()
+        with _lock:
+            try:
+                backend.delete_password(SERVICE, origin)
+                return True
+            except keyring.errors.PasswordDeleteError:
+                return False
+            except keyring.errors.KeyringLocked:
+                raise CredentialError("The system keyring is locked. Unlock it and try again.") from None
+            except Exception as exc:
+                raise CredentialError(f"The API key could not be removed from the keyring: {_words(exc)}") from None
+
+    def status(self, origin: str) -> KeyStatus:
+        if os.environ.get(ENV_API_KEY, "").strip():
+            return KeyStatus("environment", self.backend_name(), None)
+        try:
+            key = self.get(origin)
+        except CredentialError as exc:
+            return KeyStatus(None, self.backend_name(), str(exc))
+        return KeyStatus("keyring" if key else None, self.backend_name(), None)
+
+
+def describe_backend(backend: object) -> str:
+    leaves = _leaves(backend)
+    if len(leaves) == 1 and leaves[0] is backend:
+        return _class_path(backend)
+    return f"{_class_path(backend)}[{', '.join(_class_path(b) for b in leaves)}]"
+
+
+def _leaves(backend: object) -> list[object]:
+    inner = getattr(backend, "backends", None)
+    if isinstance(inner, (list, tuple)):
+        return list(inner)
+    return [backend]
+
+
+def _words(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text[:200] if text else type(exc).__name__

@@ -1,0 +1,185 @@
+"""The desk: settings + key + client + workflow + history, as one object the CLI and GUI share.
+
+``Desk.allocate`` is the whole scan path without a window: parse, write the attempt to the
+history *before* sending, run the workflow, write the outcome. It is thread-safe; the GUI calls
+it from worker threads, the CLI from the main thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from . import api
+from .core import AllocationWorkflow, Outcome, OutcomeKind, RetryPolicy
+from .credentials import CredentialError, KeyStore
+from .history import History, HistoryError
+from .references import InvalidReference, parse_reference
+from .settings import Paths, Settings, SettingsStore
+
+log = logging.getLogger("despatch_desk.desk")
+
+
+class DeskNotReady(Exception):
+    """No usable API key or API address; ``kind`` says which (for exit codes and the UI)."""
+
+    def __init__(self, message: str, kind: OutcomeKind = OutcomeKind.UNAUTHORIZED) -> None:
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+
+
+class Desk:
+    def __init__(
+        self,
+        paths: Paths,
+        *,
+        settings: Settings | None = None,
+        keystore: KeyStore | None = None,
+        history: History | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.paths = paths
+        self.settings_store = SettingsStore(paths)
+        self.settings = settings if settings is not None else self.settings_store.load()
+        self.keystore = keystore or KeyStore()
+        self._history = history
+        self._base_url_override = base_url
+        self._api_key_override = api_key
+        self.policy = policy or RetryPolicy()
+        self.stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._client: api.SortedProClient | None = None
+        self._workflow: AllocationWorkflow | None = None
+        self.interrupted_on_open = 0
+        self.last_history_error: str | None = None  # shown by the GUI: the scan itself still went through
+
+    # ------------------------------------------------------------------ configuration
+    @property
+    def base_url(self) -> str:
+        return (self._base_url_override or self.settings.api_base_url).rstrip("/")
+
+    @property
+    def origin(self) -> str:
+        return api.api_origin(self.base_url)
+
+    @property
+    def history(self) -> History:
+        with self._lock:
+            if self._history is None:
+                self._history = History(self.paths.history_file)
+                self.interrupted_on_open = self._history.mark_interrupted()
+            return self._history
+
+    def api_key(self) -> str:
+        """The key for the current API origin, or :class:`DeskNotReady` in plain words."""
+        if self._api_key_override:
+            return self._api_key_override
+        try:
+            key = self.keystore.get(self.origin)
+        except CredentialError as exc:
+            raise DeskNotReady(str(exc)) from None
+        if not key:
+            raise DeskNotReady(
+                f"No API key is stored for {self.origin}. Add it in Settings (or run 'despatch-desk key set')."
+            )
+        return key
+
+    def set_overrides(self, *, base_url: str | None = None, api_key: str | None = None) -> None:
+        """Demo mode and tests: point the desk at another server and key, then rebuild the client."""
+        self._base_url_override = base_url
+        self._api_key_override = api_key
+        self.reconfigure()
+
+    def reconfigure(self) -> None:
+        """Settings or key changed: the next call builds a fresh client."""
+        with self._lock:
+            old, self._client, self._workflow = self._client, None, None
+        if old is not None:
+            old.close()
+
+    def workflow(self) -> AllocationWorkflow:
+        with self._lock:
+            if self._workflow is None:
+                try:
+                    base_url = api.validate_base_url(self.base_url)
+                except api.ConfigurationError as exc:
+                    raise DeskNotReady(exc.message, OutcomeKind.UNREACHABLE) from None
+                key = self.api_key()
+                self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
+                                                   max_connections=max(4, self.settings.max_parallel * 2))
+                self._workflow = AllocationWorkflow(self._client, self.policy, stop_event=self.stop_event)
+            return self._workflow
+
+    def client(self) -> api.SortedProClient:
+        return self.workflow().client
+
+    # ------------------------------------------------------------------ the scan path
+    def allocate(self, raw_scan: str, group: str) -> Outcome:
+        """Allocate one scan and record it. Never raises for anything an operator can cause."""
+        try:
+            reference: str | None = parse_reference(raw_scan).reference
+        except InvalidReference:
+            reference = None
+        row_id = self._begin(raw_scan, reference, group)
+        try:
+            outcome = self.workflow().allocate(raw_scan, group)
+        except DeskNotReady as exc:
+            outcome = Outcome(exc.kind, reference, group, exc.message, raw_scan=raw_scan)
+        except Exception as exc:  # a bug must not lose the scan: it is kept as in doubt
+            log.exception("allocation of %r crashed", reference)
+            kind = OutcomeKind.IN_DOUBT if reference else OutcomeKind.INVALID_REFERENCE
+            outcome = Outcome(kind, reference, group,
+                              f"An internal error stopped this scan ({type(exc).__name__}). "
+                              "It is kept in the in-doubt list; check it before shipping.", raw_scan=raw_scan)
+        self._finish(row_id, outcome)
+        return outcome
+
+    def recheck(self, row_id: int) -> Outcome:
+        """Look up an in-doubt history row on the server and record what it holds."""
+        row = self.history.get(row_id)
+        if row is None or not row.reference:
+            raise DeskNotReady("That history entry has no consignment reference to check.", OutcomeKind.INVALID_REFERENCE)
+        outcome = self.workflow().recheck(row.reference, row.group_code)
+        if outcome.kind is not OutcomeKind.IN_DOUBT:
+            self.history.resolve(row_id, outcome)
+        return outcome
+
+    def _begin(self, raw_scan: str, reference: str | None, group: str) -> int | None:
+        try:
+            return self.history.begin(raw_scan, reference, group, workstation=self.settings.workstation,
+                                      environment=self.origin)
+        except HistoryError as exc:
+            self.last_history_error = str(exc)
+            log.error("history: %s", exc)
+            return None
+
+    def _finish(self, row_id: int | None, outcome: Outcome) -> None:
+        if row_id is None:
+            return
+        try:
+            self.history.finish(row_id, outcome)
+        except HistoryError as exc:
+            self.last_history_error = str(exc)
+            log.error("history: %s", exc)
+
+    # ------------------------------------------------------------------ groups
+    def fetch_groups(self) -> list[api.ServiceGroup]:
+        """Groups from the account; raises :class:`api.ApiError` when the API refuses."""
+        return self.client().list_service_groups()
+
+    # ------------------------------------------------------------------ lifecycle
+    def stop(self) -> None:
+        """Ask running workflows to stop waiting (backoff, 429, polling); in-flight calls finish."""
+        self.stop_event.set()
+
+    def close(self) -> None:
+        self.stop()
+        with self._lock:
+            client, self._client, self._workflow = self._client, None, None
+            history, self._history = self._history, None
+        if client is not None:
+            client.close()
+        if history is not None:
+            history.close()
