@@ -1,0 +1,330 @@
+"""Command line: ``despatch-desk [--demo] | allocate | groups | history | key | sandbox | self-test``.
+
+No Qt import on any command-line path (start-up stays light); the window is imported only
+when it is asked for. Exit codes for ``allocate``: 0 all allocated by this run, 1 refused or
+not allocated, 2 bad usage or invalid reference, 3 key missing/unreadable/rejected,
+4 unreachable or in doubt; the highest wins when they mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from . import APP_NAME, __version__
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_KEY, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # plain words, exit 2, no usage dump wall
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="despatch-desk", description=f"{APP_NAME}: allocate SortedPRO consignments by scanning.")
+    parser.add_argument("--version", action="version", version=f"despatch-desk {__version__}")
+    parser.add_argument("--demo", action="store_true", help="open the window on the built-in sandbox (no account needed)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show requests and answers (the key is masked)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("allocate", help="allocate consignments to a service group")
+    p.add_argument("references", nargs="+", metavar="REF", help="consignment references, e.g. EC-000-05B-MMA")
+    p.add_argument("-g", "--group", required=True, help="service group code, e.g. nextDay")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--base-url", help="API address (default: from settings)")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+
+    p = sub.add_parser("groups", help="list service groups")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--base-url")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+
+    p = sub.add_parser("history", help="show the scan history")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    p.add_argument("--limit", type=int, default=50, help="how many rows, newest first (default 50; 0 = all)")
+    p.add_argument("--search", default="", help="reference, tracking or group to look for")
+    p.add_argument("--outcome", action="append", help="only this outcome (repeatable)")
+
+    p = sub.add_parser("recheck", help="re-check in-doubt scans against SortedPRO")
+    p.add_argument("--base-url")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+
+    p = sub.add_parser("key", help="manage the API key in the system keyring")
+    p.add_argument("action", choices=("set", "status", "delete"))
+    p.add_argument("--base-url", help="the API the key belongs to (default: from settings)")
+
+    p = sub.add_parser("sandbox", help="run the built-in SortedPRO sandbox on this machine")
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="options for the sandbox (--port, --latency-ms, --fault)")
+
+    p = sub.add_parser("self-test", help="check the installed app end to end and exit 0 or 1")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # The sandbox and self-test take their own options: hand them over untouched.
+    if argv and argv[0] == "sandbox":
+        from .sandbox.__main__ import main as sandbox_main
+
+        return _guard(lambda: sandbox_main(argv[1:]))
+    if argv and argv[0] == "self-test":
+        from .gui.selftest import main as selftest_main
+
+        return _guard(lambda: selftest_main(argv[1:]))
+    args = build_parser().parse_args(argv)
+    _setup_logging(getattr(args, "verbose", False))
+    if args.command is None:
+        return gui_main(demo=args.demo)
+    handler = {"allocate": cmd_allocate, "groups": cmd_groups, "history": cmd_history,
+               "recheck": cmd_recheck, "key": cmd_key}[args.command]
+    return _guard(lambda: handler(args))
+
+
+def gui_main(demo: bool | None = None) -> int:
+    if demo is None:
+        demo = "--demo" in sys.argv[1:]
+    try:
+        from .gui.app import main as window_main
+    except ImportError as exc:
+        _err(f"The window cannot start: {exc}. Reinstall Despatch Desk.")
+        return EXIT_USAGE
+    return window_main(demo=demo)
+
+
+def _guard(fn) -> int:
+    """Plain words instead of a traceback for anything an operator can cause."""
+    from .credentials import CredentialError
+    from .desk import DeskNotReady
+    from .history import HistoryError
+    from .settings import SettingsError
+
+    try:
+        return int(fn() or 0)
+    except KeyboardInterrupt:
+        _err("Interrupted.")
+        return 130
+    except DeskNotReady as exc:
+        _err(exc.message)
+        return EXIT_UNREACHABLE if exc.kind.value == "unreachable" else EXIT_KEY
+    except CredentialError as exc:
+        _err(str(exc))
+        return EXIT_KEY
+    except (HistoryError, SettingsError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except BrokenPipeError:  # `despatch-desk history | head`
+        return 0
+
+
+def _err(message: str) -> None:
+    if sys.stderr is not None:
+        print(f"despatch-desk: {message}", file=sys.stderr)
+
+
+def _out(line: str, stream: TextIO | None = None) -> None:
+    stream = stream or sys.stdout
+    if stream is not None:
+        print(line, file=stream, flush=True)
+
+
+def _setup_logging(verbose: bool) -> None:
+    if verbose and sys.stderr is not None:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
+        for noisy in ("httpcore", "httpx"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)  # they would print the headers
+
+
+def _desk(base_url: str | None = None):
+    from .desk import Desk
+    from .settings import Paths
+
+    return Desk(Paths.default(), base_url=base_url)
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_allocate(args: argparse.Namespace) -> int:
+    from .core import OutcomeKind, check_group_code
+
+    problem = check_group_code(args.group)
+    if problem:
+        _err(problem)
+        return EXIT_USAGE
+    desk = _desk(args.base_url)
+    try:
+        desk.workflow()  # fail early, once, on a missing key or bad address
+        worst = EXIT_OK
+        for ref in args.references:
+            outcome = desk.allocate(ref, args.group)
+            if args.json:
+                _out(json.dumps(outcome.to_dict(), ensure_ascii=False))
+            else:
+                _out(_outcome_line(outcome))
+            worst = max(worst, _exit_code(outcome.kind))
+            if outcome.kind is OutcomeKind.UNAUTHORIZED:
+                break  # every further call would be refused the same way
+        if desk.last_history_error:
+            _err(desk.last_history_error)
+        return worst
+    finally:
+        desk.close()
+
+
+def _exit_code(kind) -> int:
+    from .core import OutcomeKind
+
+    return {
+        OutcomeKind.ALLOCATED: EXIT_OK,
+        OutcomeKind.ALREADY_ALLOCATED: EXIT_REFUSED,
+        OutcomeKind.NOT_ALLOCATED: EXIT_REFUSED,
+        OutcomeKind.INVALID_REFERENCE: EXIT_USAGE,
+        OutcomeKind.UNAUTHORIZED: EXIT_KEY,
+        OutcomeKind.UNREACHABLE: EXIT_UNREACHABLE,
+        OutcomeKind.IN_DOUBT: EXIT_UNREACHABLE,
+    }[kind]
+
+
+_MARKS = {"allocated": "OK  ", "already_allocated": "HAD ", "not_allocated": "NO  ", "invalid_reference": "BAD ",
+          "unauthorized": "KEY ", "unreachable": "DOWN", "in_doubt": "??? "}
+
+
+def _outcome_line(outcome) -> str:
+    ref = outcome.reference or repr(outcome.raw_scan)
+    line = f"{_MARKS[outcome.kind.value]} {ref}  {outcome.message}"
+    if outcome.tracking_references and outcome.ok:
+        line += f"  tracking {', '.join(outcome.tracking_references)}"
+    if outcome.correlation_id and not outcome.ok:
+        line += f"  [correlation id {outcome.correlation_id}]"
+    return line
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    from . import api
+
+    desk = _desk(args.base_url)
+    try:
+        source = "account"
+        note = None
+        try:
+            groups = [(g.reference, g.name, g.enabled) for g in desk.fetch_groups()]
+        except (api.Refused, api.Unauthorized, api.UnexpectedAnswer, api.ServerError) as exc:
+            if isinstance(exc, api.Unauthorized) and exc.status == 401:
+                raise
+            source, note = "settings", f"The account did not list its groups ({exc.message}); showing settings."
+            groups = [(g.code, g.name or g.code, True) for g in desk.settings.service_groups]
+        except (api.NotSent, api.InDoubt) as exc:
+            source, note = "settings", f"SortedPRO could not be reached ({exc.message}); showing settings."
+            groups = [(g.code, g.name or g.code, True) for g in desk.settings.service_groups]
+        if note:
+            _err(note)
+        if args.json:
+            for code, name, enabled in groups:
+                _out(json.dumps({"code": code, "name": name, "enabled": enabled, "source": source}))
+        else:
+            if not groups:
+                _err("No service groups: add them in Settings (codes from SortedPRO > Settings > Carrier Service Groups).")
+            width = max((len(c) for c, _, _ in groups), default=4)
+            for code, name, enabled in groups:
+                _out(f"{code:<{width}}  {name}{'' if enabled else '  (disabled)'}")
+        return EXIT_OK
+    except api.Unauthorized as exc:
+        _err(exc.message)
+        return EXIT_KEY
+    finally:
+        desk.close()
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .history import write_csv
+
+    desk = _desk()
+    try:
+        limit = None if args.limit <= 0 else args.limit
+        rows = desk.history.search(args.search, outcomes=args.outcome, limit=limit)
+        if args.csv:
+            write_csv(rows, sys.stdout)
+        elif args.json:
+            for row in rows:
+                _out(json.dumps(row.as_dict(), ensure_ascii=False))
+        else:
+            for row in rows:
+                when = row.started_at.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+                service = " ".join(p for p in (row.carrier_name, row.service_name) if p)
+                _out(f"{when}  {row.reference or repr(row.raw_scan):<16} {row.group_code:<14} "
+                     f"{row.outcome:<17} {service}  {row.message if row.outcome != 'allocated' else ' '.join(row.tracking)}")
+            if not rows:
+                _err("No scans recorded yet." if not args.search and not args.outcome else "No scans match.")
+        return EXIT_OK
+    finally:
+        desk.close()
+
+
+def cmd_recheck(args: argparse.Namespace) -> int:
+    desk = _desk(args.base_url)
+    try:
+        rows = desk.history.in_doubt()
+        if not rows:
+            _err("No scans are in doubt.")
+            return EXIT_OK
+        desk.workflow()
+        worst = EXIT_OK
+        for row in rows:
+            outcome = desk.recheck(row.id)
+            if args.json:
+                _out(json.dumps({"id": row.id, **outcome.to_dict()}, ensure_ascii=False))
+            else:
+                _out(_outcome_line(outcome))
+            if outcome.kind.value == "in_doubt":
+                worst = EXIT_UNREACHABLE
+        return worst
+    finally:
+        desk.close()
+
+
+def cmd_key(args: argparse.Namespace) -> int:
+    from .api import api_origin, validate_base_url
+    from .credentials import ENV_API_KEY, KeyStore, check_key_format
+    from .settings import Paths, SettingsStore
+
+    settings = SettingsStore(Paths.default()).load()
+    origin = api_origin(validate_base_url(args.base_url or settings.api_base_url))
+    store = KeyStore()
+    if args.action == "status":
+        status = store.status(origin)
+        where = {"environment": f"from {ENV_API_KEY}", "keyring": "stored in the keyring", None: "none stored"}
+        _out(f"API:     {origin}")
+        _out(f"Key:     {where[status.source]}")
+        _out(f"Keyring: {status.backend}")
+        if status.problem:
+            _err(status.problem)
+            return EXIT_KEY
+        return EXIT_OK if status.source else EXIT_KEY
+    if args.action == "delete":
+        removed = store.delete(origin)
+        _out(f"Removed the key for {origin}." if removed else f"No key was stored for {origin}.")
+        return EXIT_OK
+    # set: never from the command line (shell history, process list)
+    if sys.stdin is not None and sys.stdin.isatty():
+        import getpass
+
+        key = getpass.getpass(f"API key for {origin} (input hidden): ")
+    else:
+        key = sys.stdin.readline() if sys.stdin is not None else ""
+    store.set(origin, check_key_format(key))
+    _out(f"Stored the key for {origin} in {store.backend_name()}.")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
