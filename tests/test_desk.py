@@ -1,0 +1,83 @@
+"""Desk: the shared scan path (history before sending, outcome after), key and address problems."""
+
+import threading
+
+from despatch_desk.core import OutcomeKind
+from despatch_desk.desk import Desk
+from despatch_desk.sandbox import DEMO_API_KEY, Fault
+
+
+def test_attempt_is_recorded_pending_before_the_answer(paths, sandbox):
+    desk = Desk(paths, base_url=sandbox.url, api_key=DEMO_API_KEY)
+    sandbox.latency_ms = 400
+    result = {}
+    worker = threading.Thread(target=lambda: result.setdefault("o", desk.allocate("EC-000-DSK-001", "nextDay")))
+    worker.start()
+    seen_pending = False
+    for _ in range(200):
+        rows = desk.history.search()
+        if rows and rows[0].outcome == "pending":
+            seen_pending = True
+            break
+        threading.Event().wait(0.005)
+    worker.join(10)
+    assert seen_pending
+    row = desk.history.search()[0]
+    assert row.outcome == "allocated" and row.service_name and row.tracking
+    assert row.environment == sandbox.url and row.workstation == desk.settings.workstation
+    desk.close()
+
+
+def test_no_key_gives_unauthorized_outcome_in_plain_words(paths, sandbox):
+    desk = Desk(paths, base_url=sandbox.url)
+    outcome = desk.allocate("EC-000-DSK-001", "nextDay")
+    assert outcome.kind is OutcomeKind.UNAUTHORIZED
+    assert "No API key is stored" in outcome.message
+    assert desk.history.search()[0].outcome == "unauthorized"
+    assert sandbox.recorded() == []
+
+
+def test_key_from_keyring_per_origin(paths, sandbox, memory_keyring):
+    desk = Desk(paths, base_url=sandbox.url)
+    desk.keystore.set(desk.origin, DEMO_API_KEY)
+    assert desk.allocate("EC-000-DSK-001", "nextDay").ok
+    desk.close()
+
+
+def test_invalid_scan_recorded_without_network(paths, sandbox):
+    desk = Desk(paths, base_url=sandbox.url, api_key=DEMO_API_KEY)
+    outcome = desk.allocate("hello", "nextDay")
+    assert outcome.kind is OutcomeKind.INVALID_REFERENCE
+    [row] = desk.history.search()
+    assert row.raw_scan == "hello" and row.outcome == "invalid_reference"
+    assert sandbox.recorded() == []
+
+
+def test_recheck_resolves_history_row(paths, sandbox):
+    desk = Desk(paths, base_url=sandbox.url, api_key=DEMO_API_KEY)
+    sandbox.add_fault(Fault("drop-after-commit", times=1))
+    sandbox.add_fault(Fault("server-error", any_request=True, match="/consignments/"))
+    assert desk.allocate("EC-000-DSK-001", "nextDay").kind is OutcomeKind.IN_DOUBT
+    [row] = desk.history.in_doubt()
+    assert desk.recheck(row.id).kind is OutcomeKind.IN_DOUBT  # still cannot look: stays in doubt
+    assert desk.history.in_doubt()
+    sandbox.clear_faults()
+    outcome = desk.recheck(row.id)
+    assert outcome.kind is OutcomeKind.ALLOCATED
+    assert desk.history.in_doubt() == []
+    assert desk.history.get(row.id).resolution
+
+
+def test_history_failure_does_not_lose_the_allocation(paths, sandbox):
+    desk = Desk(paths, base_url=sandbox.url, api_key=DEMO_API_KEY)
+    db = desk.history._db
+    db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
+    try:  # fill the last page: the disk is now "full"
+        for _ in range(1000):
+            db.execute("INSERT INTO attempts (started_at, outcome, raw_scan) VALUES ('x', 'x', ?)", ("x" * 150,))
+    except Exception:
+        pass
+    for i in range(1, 4):
+        outcome = desk.allocate(f"EC-000-DSK-00{i}", "nextDay")
+        assert outcome.ok
+    assert "disk is full" in (desk.last_history_error or "")
