@@ -1,0 +1,184 @@
+"""The live list of recent scans, newest on top: a QAbstractTableModel and its view.
+
+Rows are kept in memory (the last ``MAX_ROWS``); the audit history on disk has everything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
+
+from ..core import Outcome
+from . import theme
+
+MAX_ROWS = 200
+COLUMNS = ("Time", "Reference", "Group", "State", "Carrier / service", "Tracking", "Message")
+STATE_COLUMN = 3
+_Index = QModelIndex | QPersistentModelIndex
+
+
+@dataclass(slots=True)
+class ScanRow:
+    job_id: int | None
+    time: datetime
+    raw: str
+    reference: str | None
+    group: str
+    state: str                       # a theme key: queued, allocating, allocated, ..., duplicate
+    outcome: Outcome | None = None
+    note: str = ""
+
+    @property
+    def look(self) -> theme.Look:
+        return theme.look_for(self.state)
+
+
+class RecentScansModel(QAbstractTableModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._rows: list[ScanRow] = []
+        self._by_job: dict[int, ScanRow] = {}
+
+    # ------------------------------------------------------------------ Qt model
+    def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: _Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        col = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return self._text(row, col)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (row.outcome.message if row.outcome else row.note) or None
+        if col == STATE_COLUMN:
+            look = row.look
+            if role == Qt.ItemDataRole.BackgroundRole:
+                return QBrush(QColor(look.background))
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(QColor(look.foreground))
+            if role == Qt.ItemDataRole.FontRole:
+                font = QFont()
+                font.setBold(True)
+                return font
+        return None
+
+    def _text(self, row: ScanRow, col: int) -> str:
+        outcome = row.outcome
+        if col == 0:
+            return row.time.strftime("%H:%M:%S")
+        if col == 1:
+            if row.reference:
+                return row.reference
+            raw = "".join(ch if ch.isprintable() else "·" for ch in row.raw.strip())
+            return f"'{raw[:30]}'"
+        if col == 2:
+            return row.group
+        if col == 3:
+            look = row.look
+            return f"{look.symbol} {look.short}".strip() if look.symbol not in ("…", "") else look.short
+        if col == 4:
+            return outcome.service_text if outcome else ""
+        if col == 5:
+            return " ".join(outcome.tracking_references) if outcome else ""
+        if col == 6:
+            return (outcome.message if outcome else row.note) or ""
+        return ""
+
+    # ------------------------------------------------------------------ changes
+    def add(self, row: ScanRow) -> None:
+        self.beginInsertRows(QModelIndex(), 0, 0)
+        self._rows.insert(0, row)
+        if row.job_id is not None:
+            self._by_job[row.job_id] = row
+        self.endInsertRows()
+        if len(self._rows) > MAX_ROWS:
+            first = MAX_ROWS
+            self.beginRemoveRows(QModelIndex(), first, len(self._rows) - 1)
+            for gone in self._rows[first:]:
+                if gone.job_id is not None and self._by_job.get(gone.job_id) is gone:
+                    del self._by_job[gone.job_id]
+            del self._rows[first:]
+            self.endRemoveRows()
+
+    def update(self, job_id: int, *, state: str | None = None, outcome: Outcome | None = None,
+               note: str | None = None) -> ScanRow | None:
+        row = self._by_job.get(job_id)
+        if row is None:
+            return None
+        if state is not None:
+            row.state = state
+        if outcome is not None:
+            row.outcome = outcome
+            row.state = outcome.kind.value
+            if outcome.reference:
+                row.reference = outcome.reference
+        if note is not None:
+            row.note = note
+        r = self._rows.index(row)
+        self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
+        return row
+
+    def row_for_job(self, job_id: int) -> ScanRow | None:
+        return self._by_job.get(job_id)
+
+    def rows(self) -> list[ScanRow]:
+        return list(self._rows)
+
+    def count_in_state(self, *states: str) -> int:
+        return sum(1 for r in self._rows if r.state in states)
+
+
+class RecentScansView(QTableView):
+    """Read-only list. Reached with Ctrl+L; any printable key (a scanner!) goes back to the scan field."""
+
+    def __init__(self, model: RecentScansModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setModel(model)
+        self.setObjectName("recentScans")
+        self.setAccessibleName("Recent scans")
+        self.setAccessibleDescription("The latest scans, newest first, with their state and carrier service.")
+        self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setTabKeyNavigation(False)
+        self.setAlternatingRowColors(True)
+        self.setWordWrap(False)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # clicks never take the focus from the scan field
+        self.verticalHeader().setVisible(False)
+        self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header = self.horizontalHeader()
+        header.setHighlightSections(False)
+        for col, mode in enumerate((QHeaderView.ResizeMode.ResizeToContents,) * 6):
+            header.setSectionResizeMode(col, mode)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        self.forward_to = None  # the scan field
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        target = self.forward_to
+        text = event.text()
+        key = event.key()
+        if target is not None and (key in (Qt.Key.Key_Escape, Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab)
+                                   or (text and text.isprintable() and not event.modifiers()
+                                       & (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier))):
+            target.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            if key != Qt.Key.Key_Escape:
+                from PySide6.QtWidgets import QApplication
+
+                QApplication.sendEvent(target, QKeyEvent(event.type(), key, event.modifiers(), text))
+            return
+        super().keyPressEvent(event)
