@@ -1,0 +1,812 @@
+"""The history window: every scan attempt, searchable, filterable, exportable; in-doubt rows re-checked.
+
+``HistoryView(desk)`` is a non-modal window over ``desk.history``. The table model reads pages of
+200 rows on demand (``canFetchMore``/``fetchMore``), so a history of 100,000 attempts opens as
+fast as one of ten. Re-checks and CSV exports run in the background (:mod:`.qt_workers`).
+
+Standalone use (screenshots, manual checks)::
+
+    view = HistoryView(desk)   # any Desk
+    view.show()
+    view.refresh()             # after each scan, while the window is open
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QDate,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QAction, QBrush, QColor, QGuiApplication, QKeySequence, QPainter, QPalette, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPlainTextEdit,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import api
+from ..core import OutcomeKind
+from ..desk import Desk, DeskNotReady
+from ..history import PENDING, History, HistoryError, HistoryRow
+from . import qt_workers
+from .theme import look_for
+
+log = logging.getLogger("despatch_desk.gui.history")
+
+PAGE_SIZE = 200
+REFRESH_KEEP_MAX = 2000   # refresh() re-reads at most this many already-loaded rows
+SEARCH_DEBOUNCE_MS = 150
+
+PENDING_COLOURS = ("#CFD8DC", "#1C2833")
+
+COLUMNS = ("Time", "Workstation", "Reference", "Group", "Outcome", "Carrier / service", "Tracking", "Message",
+           "Correlation id", "Duration")
+COL_TIME, COL_WORKSTATION, COL_REFERENCE, COL_GROUP, COL_OUTCOME, COL_SERVICE, COL_TRACKING, COL_MESSAGE, \
+    COL_CORRELATION, COL_DURATION = range(len(COLUMNS))
+
+ROW_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryFilter:
+    text: str = ""
+    outcomes: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def kwargs(self) -> dict:
+        return {"outcomes": list(self.outcomes) or None, "since": self.since, "until": self.until}
+
+
+# ---------------------------------------------------------------------------------------------- words
+def outcome_text(row: HistoryRow, symbol: bool = False) -> str:
+    """"Allocated (re-checked)"; with ``symbol`` the state's sign first ("✓ Allocated"), so colour is not alone."""
+    if row.outcome == PENDING:
+        return f"{'… ' if symbol else ''}Pending (in flight)"
+    kind = row.kind
+    text = kind.label if kind is not None else row.outcome
+    if row.resolved_at is not None:
+        text = f"{text} (re-checked)"
+    elif row.recovered and kind is OutcomeKind.ALLOCATED:
+        text = f"{text} (confirmed)"
+    if symbol and kind is not None:
+        text = f"{look_for(kind).symbol} {text}"
+    return text
+
+
+def service_text(row: HistoryRow) -> str:
+    carrier = row.carrier_name or row.carrier_reference or ""
+    service = row.service_name or row.service_reference or ""
+    if carrier and service.lower().startswith(carrier.lower()):
+        return service
+    return " ".join(p for p in (carrier, service) if p)
+
+
+def local_time(when: datetime | None) -> str:
+    if when is None:
+        return ""
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def duration_text(ms: float | None) -> str:
+    if ms is None:
+        return ""
+    return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
+def row_details(row: HistoryRow) -> str:
+    """Everything about one attempt, for the detail pane (plain text, copyable)."""
+    lines = [
+        f"Reference: {row.reference or '(not a consignment reference)'}    Scanned as: {row.raw_scan!r}",
+        f"Outcome: {outcome_text(row)}    Group: {row.group_code or '-'}    Workstation: {row.workstation or '-'}",
+        f"Started: {local_time(row.started_at)}    Finished: {local_time(row.finished_at) or '-'}"
+        f"    Duration: {duration_text(row.duration_ms) or '-'}",
+    ]
+    if row.message:
+        lines.append(f"Message: {row.message}")
+    if service_text(row) or row.tracking:
+        lines.append(f"Service: {service_text(row) or '-'}    Tracking: {' '.join(row.tracking) or '-'}")
+    server = []
+    if row.server_message:
+        server.append(f"Server said: {row.server_message}")
+    if row.server_code:
+        server.append(f"code {row.server_code}")
+    if row.http_status:
+        server.append(f"HTTP {row.http_status}")
+    if server:
+        lines.append("    ".join(server))
+    if row.correlation_id:
+        lines.append(f"Correlation id: {row.correlation_id}")
+    if row.resolved_at:
+        lines.append(f"Re-checked {local_time(row.resolved_at)}: {row.resolution or ''}")
+    if row.environment:
+        lines.append(f"API: {row.environment}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- model
+class HistoryTableModel(QAbstractTableModel):
+    """Rows of ``desk.history.search``, newest first, loaded a page at a time."""
+
+    error = Signal(str)          # a history read failed (plain words)
+    total_changed = Signal(int)  # number of rows matching the filter
+
+    def __init__(self, desk: Desk, parent=None, page_size: int = PAGE_SIZE) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.page_size = page_size
+        self.filter = HistoryFilter()
+        self._rows: list[HistoryRow] = []
+        self._index: dict[int, int] = {}
+        self._total = 0
+        self.last_error: str | None = None
+        self._brushes: dict[str, tuple[QBrush, QBrush]] = {}
+
+    # -- loading
+    def _history(self) -> History:
+        return self.desk.history
+
+    @property
+    def total(self) -> int:
+        return self._total
+
+    def set_filter(self, new_filter: HistoryFilter) -> None:
+        self.filter = new_filter
+        self.reload()
+
+    def reload(self, keep: int = 0) -> None:
+        """Re-read the first page (or ``keep`` rows, rounded up to pages) for the current filter."""
+        wanted = max(self.page_size, -(-keep // self.page_size) * self.page_size)
+        self.beginResetModel()
+        try:
+            history = self._history()
+            self._total = history.count(self.filter.text, **self.filter.kwargs())
+            self._rows = history.search(self.filter.text, limit=wanted, offset=0, **self.filter.kwargs())
+            self.last_error = None
+        except HistoryError as exc:
+            self._rows, self._total = [], 0
+            self.last_error = str(exc)
+        self._index = {row.id: i for i, row in enumerate(self._rows)}
+        self.endResetModel()
+        self.total_changed.emit(self._total)
+        if self.last_error:
+            self.error.emit(self.last_error)
+
+    def canFetchMore(self, parent=QModelIndex()) -> bool:  # noqa: N802 (Qt API)
+        return not parent.isValid() and self.last_error is None and len(self._rows) < self._total
+
+    def fetchMore(self, parent=QModelIndex()) -> None:  # noqa: N802
+        if parent.isValid():
+            return
+        try:
+            page = self._history().search(self.filter.text, limit=self.page_size, offset=len(self._rows),
+                                          **self.filter.kwargs())
+        except HistoryError as exc:
+            self.last_error = str(exc)
+            self.error.emit(self.last_error)
+            return
+        # Newer scans arrive at the top while the window is open: skip rows already shown.
+        last_id = self._rows[-1].id if self._rows else None
+        page = [r for r in page if last_id is None or r.id < last_id]
+        if not page:
+            self._total = len(self._rows)  # nothing more to read for now (refresh() recounts)
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+        for offset, row in enumerate(page):
+            self._index[row.id] = first + offset
+        self._rows.extend(page)
+        self.endInsertRows()
+
+    # -- access
+    def row_at(self, row: int) -> HistoryRow | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def position_of(self, row_id: int) -> int | None:
+        return self._index.get(row_id)
+
+    def loaded(self) -> int:
+        return len(self._rows)
+
+    # -- Qt model API
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(COLUMNS):
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        column = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            return self.text(row, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column in (COL_MESSAGE, COL_OUTCOME, COL_CORRELATION):
+                return row_details(row)
+            return None
+        if role == ROW_ROLE:
+            return row
+        if column == COL_OUTCOME and role in (Qt.ItemDataRole.BackgroundRole, Qt.ItemDataRole.ForegroundRole):
+            background, foreground = self._colours(row.outcome)
+            return background if role == Qt.ItemDataRole.BackgroundRole else foreground
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == COL_DURATION:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _colours(self, outcome: str) -> tuple[QBrush, QBrush]:
+        brushes = self._brushes.get(outcome)
+        if brushes is None:
+            if outcome == PENDING:
+                bg, fg = PENDING_COLOURS
+            else:
+                look = look_for(outcome)
+                bg, fg = look.background, look.foreground
+            brushes = (QBrush(QColor(bg)), QBrush(QColor(fg)))
+            self._brushes[outcome] = brushes
+        return brushes
+
+    @staticmethod
+    def text(row: HistoryRow, column: int) -> str:
+        if column == COL_TIME:
+            return local_time(row.started_at)
+        if column == COL_WORKSTATION:
+            return row.workstation
+        if column == COL_REFERENCE:
+            return row.reference or row.raw_scan
+        if column == COL_GROUP:
+            return row.group_code
+        if column == COL_OUTCOME:
+            return outcome_text(row, symbol=True)
+        if column == COL_SERVICE:
+            return service_text(row)
+        if column == COL_TRACKING:
+            return " ".join(row.tracking)
+        if column == COL_MESSAGE:
+            return row.message
+        if column == COL_CORRELATION:
+            return row.correlation_id or ""
+        if column == COL_DURATION:
+            return duration_text(row.duration_ms)
+        return ""
+
+    def rows_as_tsv(self, rows: Sequence[int]) -> str:
+        lines = []
+        for r in sorted(set(rows)):
+            row = self.row_at(r)
+            if row is not None:
+                cells = (self.text(row, c).replace("\t", " ").replace("\n", " ") for c in range(len(COLUMNS)))
+                lines.append("\t".join(cells))
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- table
+class OutcomeDelegate(QStyledItemDelegate):
+    """Keeps the outcome colour on a selected row (a frame shows the selection instead)."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        if not selected:
+            super().paint(painter, option, index)
+            return
+        plain = QStyleOptionViewItem(option)
+        plain.state &= ~QStyle.StateFlag.State_Selected
+        super().paint(painter, plain, index)
+        painter.save()
+        pen = QPen(option.palette.color(QPalette.ColorRole.Highlight))
+        pen.setWidth(3)
+        painter.setPen(pen)
+        painter.drawRect(option.rect.adjusted(1, 1, -2, -2))
+        painter.restore()
+
+
+class HistoryTable(QTableView):
+    """Enter on a row asks for a re-check; Ctrl+C copies the selected rows as tab-separated text."""
+
+    enter_pressed = Signal(int)   # row
+    copy_requested = Signal()
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.matches(QKeySequence.StandardKey.Copy):
+            self.copy_requested.emit()
+            event.accept()
+            return
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self.enter_pressed.emit(self.currentIndex().row())
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+
+# ---------------------------------------------------------------------------------------------- window
+class HistoryView(QDialog):
+    """Non-modal window over the audit history. Call :meth:`refresh` after each scan while it is open."""
+
+    rechecked = Signal()   # in-doubt rows were re-checked (the main window may update its counters)
+
+    use_native_dialogs = True  # tests set False: a Qt file dialog they can drive
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self._jobs: set[qt_workers.Job] = set()
+        self._rechecking = False
+        self._exporting = False
+        self._shown_before = False
+        self.message_box: QMessageBox | None = None
+        self.setWindowTitle("Scan history — Despatch Desk")
+        self.setObjectName("HistoryView")
+        self.setModal(False)
+        self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
+        self.setWindowFlag(Qt.WindowType.WindowMinimizeButtonHint, True)
+
+        self.model = HistoryTableModel(desk, self)
+        self._search_timer = QTimer(self, singleShot=True, interval=SEARCH_DEBOUNCE_MS)
+        self._search_timer.timeout.connect(self.apply_filter)
+        self._build()
+        self.model.total_changed.connect(self._total_changed)
+        self.model.error.connect(lambda text: self._status(text, "error"))
+        self.model.modelReset.connect(self._show_details)
+        self.table.selectionModel().currentRowChanged.connect(self._show_details)
+        self.apply_filter()
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        self.search_edit = QLineEdit(self)
+        self.search_edit.setPlaceholderText("Reference, scan, tracking number or group")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setAccessibleName("Search history")
+        self.search_edit.textChanged.connect(lambda _text: self._search_timer.start())
+        self.search_edit.returnPressed.connect(self.apply_filter)
+
+        self.outcome_combo = QComboBox(self)
+        self.outcome_combo.setAccessibleName("Outcome filter")
+        self.outcome_combo.addItem("All outcomes", None)
+        for kind in OutcomeKind:
+            self.outcome_combo.addItem(kind.label, kind.value)
+        self.outcome_combo.addItem("Pending (in flight)", PENDING)
+        self.outcome_combo.currentIndexChanged.connect(self.apply_filter)
+
+        self.dates_check = QCheckBox("&Dates from", self)
+        self.dates_check.setAccessibleName("Filter by date")
+        self.dates_check.toggled.connect(self._dates_toggled)
+        today = QDate.currentDate()
+        self.date_from = QDateEdit(today.addDays(-6), self)
+        self.date_to = QDateEdit(today, self)
+        for edit, name in ((self.date_from, "From date"), (self.date_to, "To date (included)")):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+            edit.setAccessibleName(name)
+            edit.setEnabled(False)
+            edit.dateChanged.connect(self.apply_filter)
+        to_label = QLabel("&to", self)
+        to_label.setBuddy(self.date_to)
+        self.today_button = QPushButton("Toda&y", self)
+        self.today_button.setAccessibleName("Show today only")
+        self.today_button.clicked.connect(lambda: self.set_date_range(date.today(), date.today()))
+        self.week_button = QPushButton("&Last 7 days", self)
+        self.week_button.setAccessibleName("Show the last 7 days")
+        self.week_button.clicked.connect(lambda: self.set_date_range(date.today() - timedelta(days=6), date.today()))
+
+        search_label = QLabel("&Search:", self)
+        search_label.setBuddy(self.search_edit)
+        outcome_label = QLabel("&Outcome:", self)
+        outcome_label.setBuddy(self.outcome_combo)
+        row1 = QHBoxLayout()
+        row1.addWidget(search_label)
+        row1.addWidget(self.search_edit, 3)
+        row1.addWidget(outcome_label)
+        row1.addWidget(self.outcome_combo, 1)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.dates_check)
+        row2.addWidget(self.date_from)
+        row2.addWidget(to_label)
+        row2.addWidget(self.date_to)
+        row2.addWidget(self.today_button)
+        row2.addWidget(self.week_button)
+        row2.addStretch(1)
+
+        self.table = HistoryTable(self)
+        self.table.setModel(self.model)
+        self.table.setAccessibleName("Scan attempts, newest first")
+        self.table.setTabKeyNavigation(False)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setWordWrap(False)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.table.enter_pressed.connect(self._enter_on_row)
+        self.table.copy_requested.connect(self.copy_selection)
+        self._outcome_delegate = OutcomeDelegate(self.table)
+        self.table.setItemDelegateForColumn(COL_OUTCOME, self._outcome_delegate)
+        header = self.table.horizontalHeader()
+        header.setStretchLastSection(False)
+        fm = self.fontMetrics()
+        widths = {COL_TIME: "2026-12-31 23:59:59", COL_WORKSTATION: "workstation", COL_REFERENCE: "EC-000-000-000",
+                  COL_GROUP: "valuableGoods", COL_OUTCOME: "Already allocated (re-checked)",
+                  COL_SERVICE: "Swift Parcels Next Day 12:00", COL_TRACKING: "SWP1234567890",
+                  COL_MESSAGE: "x" * 60, COL_CORRELATION: "0123456789abcdef01234567", COL_DURATION: "999 ms"}
+        for column, sample in widths.items():
+            header.resizeSection(column, fm.horizontalAdvance(sample) + 24)
+
+        self.details = QPlainTextEdit(self)
+        self.details.setReadOnly(True)
+        self.details.setTabChangesFocus(True)
+        self.details.setAccessibleName("Details of the selected attempt")
+        self.details.setPlaceholderText("Select an attempt to see its full message, the server's answer and "
+                                        "the correlation id.")
+        self.details.setFixedHeight(fm.lineSpacing() * 7 + 12)
+        details_label = QLabel("Deta&ils:", self)
+        details_label.setBuddy(self.details)
+
+        self.status_label = QLabel(self)
+        self.status_label.setWordWrap(True)
+        self.status_label.setAccessibleName("Status")
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.count_label = QLabel(self)
+        self.count_label.setAccessibleName("Number of attempts shown")
+        self.recheck_button = QPushButton("Re-&check in-doubt (0)", self)
+        self.recheck_button.setAccessibleName("Re-check all in-doubt scans")
+        self.recheck_button.clicked.connect(self.recheck_in_doubt)
+        self.export_button = QPushButton("&Export CSV…", self)
+        self.export_button.setAccessibleName("Export the attempts shown to a CSV file")
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.close_button = QPushButton("Close", self)
+        self.close_button.setAccessibleName("Close the history")
+        self.close_button.clicked.connect(self.close)
+        for button in (self.today_button, self.week_button, self.recheck_button, self.export_button, self.close_button):
+            button.setAutoDefault(False)  # Enter belongs to the table (re-check) and the search box
+
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.count_label)
+        bottom.addStretch(1)
+        bottom.addWidget(self.recheck_button)
+        bottom.addWidget(self.export_button)
+        bottom.addWidget(self.close_button)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(row1)
+        layout.addLayout(row2)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(details_label)
+        layout.addWidget(self.details)
+        layout.addWidget(self.status_label)
+        layout.addLayout(bottom)
+        self.status_label.setVisible(False)
+
+        em = fm.averageCharWidth()
+        self.resize(max(self.sizeHint().width(), 120 * em), fm.lineSpacing() * 36)
+
+        self._copy_action = QAction("&Copy rows", self)
+        self._copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self._copy_action.triggered.connect(self.copy_selection)
+
+    # ------------------------------------------------------------------ filter
+    def current_filter(self) -> HistoryFilter:
+        value = self.outcome_combo.currentData()
+        since = until = None
+        if self.dates_check.isChecked():
+            since = _local_midnight(self.date_from.date().toPython())
+            until = _local_midnight(self.date_to.date().toPython() + timedelta(days=1))
+        return HistoryFilter(self.search_edit.text().strip(), (value,) if value else (), since, until)
+
+    @Slot()
+    def apply_filter(self) -> None:
+        self._search_timer.stop()
+        self.model.set_filter(self.current_filter())
+        self._update_recheck_button()
+
+    def set_date_range(self, first: date, last: date) -> None:
+        for edit in (self.date_from, self.date_to):
+            edit.blockSignals(True)
+        self.date_from.setDate(QDate(first))
+        self.date_to.setDate(QDate(last))
+        for edit in (self.date_from, self.date_to):
+            edit.blockSignals(False)
+        if self.dates_check.isChecked():
+            self.apply_filter()
+        else:
+            self.dates_check.setChecked(True)  # applies through _dates_toggled
+
+    @Slot(bool)
+    def _dates_toggled(self, on: bool) -> None:
+        self.date_from.setEnabled(on)
+        self.date_to.setEnabled(on)
+        self.apply_filter()
+
+    @Slot(int)
+    def _total_changed(self, total: int) -> None:
+        self.count_label.setText(f"{total:,} attempt{'s' if total != 1 else ''}")
+
+    # ------------------------------------------------------------------ refresh
+    @Slot()
+    def refresh(self) -> None:
+        """Re-read the history (after a scan, a re-check): keeps the filter, the loaded rows and the selection."""
+        selected = self.selected_ids()
+        current = self.model.row_at(self.table.currentIndex().row())
+        scroll = self.table.verticalScrollBar().value()
+        self.model.reload(keep=min(self.model.loaded(), REFRESH_KEEP_MAX))
+        self._select_ids(selected, current.id if current else None)
+        if not selected:
+            self.table.verticalScrollBar().setValue(scroll)
+        self._update_recheck_button()
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        return [r.id for r in (self.model.row_at(i) for i in rows) if r is not None]
+
+    def _select_ids(self, ids: Iterable[int], current_id: int | None) -> None:
+        selection = QItemSelection()
+        for row_id in ids:
+            position = self.model.position_of(row_id)
+            if position is not None:
+                selection.select(self.model.index(position, 0), self.model.index(position, len(COLUMNS) - 1))
+        model = self.table.selectionModel()
+        if current_id is not None and self.model.position_of(current_id) is not None:
+            model.setCurrentIndex(self.model.index(self.model.position_of(current_id), 0),
+                                  QItemSelectionModel.SelectionFlag.NoUpdate)
+        if not selection.isEmpty():
+            model.select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def in_doubt_count(self) -> int:
+        try:
+            return self.desk.history.count(outcomes=[OutcomeKind.IN_DOUBT.value])
+        except HistoryError:
+            return 0
+
+    def _update_recheck_button(self) -> None:
+        count = self.in_doubt_count()
+        self.recheck_button.setText(f"Re-&check in-doubt ({count})")
+        self.recheck_button.setEnabled(count > 0 and not self._rechecking)
+
+    # ------------------------------------------------------------------ details, copy, context menu
+    @Slot()
+    def _show_details(self, *_args) -> None:
+        row = self.model.row_at(self.table.currentIndex().row())
+        self.details.setPlainText(row_details(row) if row else "")
+
+    @Slot()
+    def copy_selection(self) -> str:
+        rows = [index.row() for index in self.table.selectionModel().selectedRows()]
+        if not rows and self.table.currentIndex().isValid():
+            rows = [self.table.currentIndex().row()]
+        text = self.model.rows_as_tsv(rows)
+        if text:
+            QGuiApplication.clipboard().setText(text)
+            self._status(f"Copied {len(set(rows))} row{'s' if len(set(rows)) != 1 else ''}.", "info")
+        return text
+
+    def _context_menu(self, pos) -> None:
+        index = self.table.indexAt(pos)
+        row = self.model.row_at(index.row()) if index.isValid() else None
+        menu = QMenu(self)
+        recheck = menu.addAction("&Re-check this scan")
+        recheck.setEnabled(row is not None and row.outcome == OutcomeKind.IN_DOUBT.value and not self._rechecking)
+        copy_reference = menu.addAction("Copy r&eference")
+        copy_reference.setEnabled(row is not None and bool(row.reference))
+        menu.addAction(self._copy_action)
+        chosen = menu.exec(self.table.viewport().mapToGlobal(pos))
+        if row is None:
+            return
+        if chosen is recheck:
+            self.recheck_row(row.id)
+        elif chosen is copy_reference and row.reference:
+            QGuiApplication.clipboard().setText(row.reference)
+
+    @Slot(int)
+    def _enter_on_row(self, position: int) -> None:
+        row = self.model.row_at(position)
+        if row is None:
+            return
+        if row.outcome == OutcomeKind.IN_DOUBT.value:
+            self.recheck_row(row.id)
+        else:
+            self._status(f"{row.reference or 'This scan'} is not in doubt: nothing to re-check "
+                         "(the details are below).", "info")
+
+    # ------------------------------------------------------------------ re-check
+    def _start(self, fn, on_result, on_error, name: str) -> qt_workers.Job:
+        def done(callback):
+            def deliver(value):
+                self._jobs.discard(job)
+                callback(value)
+            return deliver
+
+        job = qt_workers.run_in_background(fn, done(on_result), done(on_error), receiver=self, name=name)
+        self._jobs.add(job)
+        return job
+
+    @Slot()
+    def recheck_in_doubt(self) -> bool:
+        """Re-check every in-doubt attempt against SortedPRO (in the background)."""
+        try:
+            ids = [row.id for row in self.desk.history.in_doubt()]
+        except HistoryError as exc:
+            self._status(str(exc), "error")
+            return False
+        if not ids:
+            self._status("Nothing is in doubt.", "info")
+            return False
+        return self._recheck(ids)
+
+    def recheck_row(self, row_id: int) -> bool:
+        return self._recheck([row_id])
+
+    def _recheck(self, ids: list[int]) -> bool:
+        if self._rechecking:
+            self._status("A re-check is already running.", "info")
+            return False
+        desk = self.desk
+
+        def work() -> list[tuple[int, object]]:
+            # DeskNotReady (no key, no address) is the same for every row: it ends the job, said once.
+            results: list[tuple[int, object]] = []
+            for row_id in ids:
+                try:
+                    results.append((row_id, desk.recheck(row_id)))
+                except (api.ApiError, HistoryError) as exc:
+                    results.append((row_id, exc))
+            return results
+
+        self._rechecking = True
+        self.recheck_button.setEnabled(False)
+        self._status(f"Re-checking {len(ids)} in-doubt scan{'s' if len(ids) != 1 else ''} with SortedPRO…", "busy")
+        self._start(work, self._recheck_done, self._recheck_failed, name="recheck")
+        return True
+
+    def _recheck_done(self, results: list[tuple[int, object]]) -> None:
+        self._rechecking = False
+        self.refresh()
+        self.rechecked.emit()
+        outcomes = [r for _, r in results if not isinstance(r, BaseException)]
+        errors = [r for _, r in results if isinstance(r, BaseException)]
+        if len(results) == 1:
+            result = results[0][1]
+            if isinstance(result, BaseException):
+                self._status(_words(result), "error")
+            else:
+                tone = "ok" if result.kind is OutcomeKind.ALLOCATED else \
+                    "warn" if result.kind is OutcomeKind.IN_DOUBT else "error"
+                self._status(result.message, tone)
+            return
+        counts: dict[str, int] = {}
+        for outcome in outcomes:
+            label = "still in doubt" if outcome.kind is OutcomeKind.IN_DOUBT else outcome.kind.label.lower()
+            counts[label] = counts.get(label, 0) + 1
+        parts = [f"{n} {label}" for label, n in counts.items()]
+        if errors:
+            parts.append(f"{len(errors)} could not be checked ({_words(errors[0])})")
+        tone = "ok" if not errors and all(o.kind is OutcomeKind.ALLOCATED for o in outcomes) else "warn"
+        self._status(f"Re-checked {len(results)} in-doubt scans: {', '.join(parts)}.", tone)
+
+    def _recheck_failed(self, exc: BaseException) -> None:
+        self._rechecking = False
+        self._update_recheck_button()
+        self._status(_words(exc), "error")
+
+    # ------------------------------------------------------------------ export
+    def ask_export_path(self) -> str | None:
+        dialog = QFileDialog(self, "Export history as CSV")
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter("CSV files (*.csv)")
+        dialog.setDefaultSuffix("csv")
+        dialog.selectFile(f"despatch-history-{date.today().isoformat()}.csv")
+        if not self.use_native_dialogs:
+            dialog.setOption(QFileDialog.Option.DontUseNativeDialog, True)
+        if dialog.exec() != QDialog.DialogCode.Accepted or not dialog.selectedFiles():
+            return None
+        return dialog.selectedFiles()[0]
+
+    def export_csv(self, path: str | Path | None = None) -> bool:
+        """Export every attempt matching the current filter (not only the loaded rows) in the background."""
+        if self._exporting:
+            return False
+        if path is None:
+            path = self.ask_export_path()
+            if not path:
+                return False
+        target = Path(path)
+        current = self.current_filter()
+        history = self.desk.history
+
+        def work() -> int:
+            rows = history.search(current.text, limit=None, **current.kwargs())
+            return history.export_csv(rows, target)
+
+        self._exporting = True
+        self.export_button.setEnabled(False)
+        self._status(f"Exporting to {target}…", "busy")
+        self._start(work, lambda count: self._export_done(count, target), self._export_failed, name="export")
+        return True
+
+    def _export_done(self, count: int, target: Path) -> None:
+        self._exporting = False
+        self.export_button.setEnabled(True)
+        self._status(f"Exported {count:,} row{'s' if count != 1 else ''} to {target}.", "ok")
+
+    def _export_failed(self, exc: BaseException) -> None:
+        self._exporting = False
+        self.export_button.setEnabled(True)
+        text = _words(exc)
+        self._status(f"Not exported: {text}", "error")
+        box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", f"The history was not exported.\n\n{text}",
+                          QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, True)
+        self.message_box = box
+        box.open()  # window-modal, does not block the event loop
+
+    # ------------------------------------------------------------------ status and closing
+    def _status(self, text: str, tone: str = "info") -> None:
+        from .settings_dialog import set_status
+
+        set_status(self.status_label, text, tone)
+
+    def done(self, result: int) -> None:
+        for job in list(self._jobs):
+            job.cancel()  # a re-check still runs to its end and is recorded by the desk; only the display is dropped
+        self._jobs.clear()
+        self._rechecking = self._exporting = False
+        self._search_timer.stop()
+        super().done(result)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._shown_before:
+            self.refresh()  # shown again after being closed: catch up with the scans made meanwhile
+        self._shown_before = True
+
+
+def _local_midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min).astimezone()
+
+
+def _words(exc: BaseException) -> str:
+    if isinstance(exc, DeskNotReady):
+        return exc.message
+    if isinstance(exc, api.ApiError):
+        return exc.message
+    if isinstance(exc, HistoryError):
+        return str(exc)
+    log.error("history view background call failed: %r", exc)
+    return f"Something went wrong ({type(exc).__name__}). See the log file."

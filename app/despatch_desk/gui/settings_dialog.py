@@ -1,0 +1,865 @@
+"""The Settings dialog: environment, API key, service groups, workstation, sounds, advanced.
+
+``SettingsDialog(desk)`` edits ``desk.settings`` (the same object the main window holds) and the
+key in ``desk.keystore``. Network and keyring look-ups run in the background
+(:mod:`.qt_workers`); the GUI thread never waits on SortedPRO. The API key is never shown, logged
+or copied: the field is a password field that starts empty and is cleared after saving, and the
+dialog only says *where* a key is stored.
+
+Standalone use (screenshots, manual checks)::
+
+    from despatch_desk.desk import Desk
+    from despatch_desk.gui.settings_dialog import SettingsDialog
+    dialog = SettingsDialog(desk)          # desk: any Desk, e.g. Desk(Paths.default())
+    dialog.settings_changed.connect(...)   # after a successful save
+    dialog.open()                          # or exec()
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import fields
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemDelegate,
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import api
+from ..credentials import ENV_API_KEY, CredentialError, KeyStore, check_key_format
+from ..desk import Desk, DeskNotReady
+from ..settings import ENV_API_URL, ServiceGroupConfig, Settings, SettingsError
+from . import qt_workers
+
+log = logging.getLogger("despatch_desk.gui.settings")
+
+ENVIRONMENT_CHOICES = (
+    ("production", "Production (api.electioapp.com)"),
+    ("sandbox", "Sandbox test account (apisandbox.electioapp.com)"),
+    ("custom", "Custom address"),
+)
+
+GROUPS_REFUSED = ("Your API key is not allowed to list service groups: add them by hand "
+                  "(Settings > Carrier Service Groups in SortedPRO shows the codes).")
+
+# Tones for status lines: colour is never the only signal, every tone also has a symbol.
+_TONES = {
+    "ok": ("#1E7B34", "✓ "),
+    "error": ("#B71C1C", "✕ "),
+    "warn": ("#7A4A00", "! "),
+    "busy": ("#37474F", "… "),
+    "info": ("#37474F", ""),
+}
+
+
+def set_status(label: QLabel, text: str, tone: str = "info") -> None:
+    """Show ``text`` in ``label`` with a colour *and* a symbol; empty text hides the label."""
+    colour, symbol = _TONES.get(tone, _TONES["info"])
+    label.setText(f"{symbol}{text}" if text else "")
+    label.setStyleSheet(f"color: {colour};" if text else "")
+    label.setProperty("tone", tone if text else "")
+    label.setVisible(bool(text))
+
+
+def keyring_words(keystore: KeyStore) -> str:
+    """"the Windows Credential Manager" rather than a class path. May touch the keyring: not on the GUI thread."""
+    try:
+        backend = keystore.backend()
+    except CredentialError:
+        return "the system keyring"
+    inner = getattr(backend, "backends", None)
+    leaves = list(inner) if isinstance(inner, (list, tuple)) and inner else [backend]
+    path = f"{type(leaves[0]).__module__}.{type(leaves[0]).__qualname__}"
+    for needle, words in (("Windows", "the Windows Credential Manager"), ("macOS", "the macOS Keychain"),
+                          ("SecretService", "the Secret Service keyring"), ("libsecret", "the Secret Service keyring"),
+                          ("kwallet", "KWallet")):
+        if needle.lower() in path.lower():
+            return words
+    name = getattr(leaves[0], "name", None)
+    return f"the keyring ({name})" if isinstance(name, str) and name else f"the keyring ({type(leaves[0]).__name__})"
+
+
+def plain_api_error(exc: BaseException, origin: str, secret: str | None = None) -> str:
+    """An error of a background call in words an operator understands; the key is masked."""
+    if isinstance(exc, api.Unauthorized):
+        if exc.status == 403:
+            text = "SortedPRO refused this API key access (HTTP 403). Check that the key is for this environment."
+        else:
+            text = (f"SortedPRO refused this API key (HTTP {exc.status}). Check that it is the key for {origin} "
+                    "and that it was pasted whole.")
+    elif isinstance(exc, api.NotSent):
+        text = f"{exc.message} Check the address and this computer's network connection."
+    elif isinstance(exc, api.ApiError):
+        text = exc.message
+    elif isinstance(exc, DeskNotReady):
+        text = exc.message
+    elif isinstance(exc, CredentialError):
+        text = str(exc)
+    else:
+        log.error("settings background call failed: %s", type(exc).__name__)
+        text = f"Something went wrong ({type(exc).__name__}). See the log file."
+    return api.mask_secret(text, secret)
+
+
+class SettingsDialog(QDialog):
+    """Edits ``desk.settings`` and the stored key; emits :attr:`settings_changed` after a save."""
+
+    settings_changed = Signal()
+
+    def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self._jobs: set[qt_workers.Job] = set()
+        self._key_status_generation = 0
+        self._key_source: str | None = None
+        self._testing = False
+        self._fetching = False
+        self.setWindowTitle("Settings — Despatch Desk")
+        self.setObjectName("SettingsDialog")
+        self._build()
+        self._load(desk.settings)
+        self._key_status_timer = QTimer(self, singleShot=True, interval=300)
+        self._key_status_timer.timeout.connect(self.refresh_key_status)
+        self._connect_validation()
+        self._environment_changed()  # also validates and looks up the stored key
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        self.tabs = QTabWidget(self)
+        self.tabs.setAccessibleName("Settings pages")
+        self.tabs.addTab(self._build_connection_page(), "&Connection")
+        self.tabs.addTab(self._build_groups_page(), "Service &groups")
+        self.tabs.addTab(self._build_desk_page(), "&Desk")
+
+        self.problems_label = self._status_label("Problems to fix before saving")
+        self.message_label = self._status_label("Save result")
+
+        self.buttons = QDialogButtonBox(self)
+        self.save_button = self.buttons.addButton("&Save", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
+        self.save_button.setDefault(True)
+        self.save_button.setAccessibleName("Save settings")
+        self.save_button.setToolTip("Save (Enter or Ctrl+Enter)")
+        self.cancel_button.setAccessibleName("Cancel without saving")
+        self.save_button.clicked.connect(self.save)
+        self.cancel_button.clicked.connect(self.reject)
+        for seq in ("Ctrl+Return", "Ctrl+Enter"):
+            QShortcut(QKeySequence(seq), self, self.save)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.problems_label)
+        layout.addWidget(self.message_label)
+        layout.addWidget(self.buttons)
+        # Room for the longest status sentences without a cramped wrap; scales with the font.
+        em = self.fontMetrics().averageCharWidth()
+        self.resize(max(self.sizeHint().width(), 64 * em), self.sizeHint().height())
+
+    def _status_label(self, accessible: str) -> QLabel:
+        label = QLabel(self)
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        label.setAccessibleName(accessible)
+        label.setVisible(False)
+        return label
+
+    def _build_connection_page(self) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.environment_combo = QComboBox(page)
+        for key, text in ENVIRONMENT_CHOICES:
+            self.environment_combo.addItem(text, key)
+        self.environment_combo.setAccessibleName("Environment")
+        self.environment_combo.setAccessibleDescription(
+            "Which SortedPRO to use: production, the sandbox test account, or a custom address")
+        form.addRow(self._buddy("&Environment:", self.environment_combo), self.environment_combo)
+
+        self.custom_url_edit = QLineEdit(page)
+        self.custom_url_edit.setPlaceholderText("https://api.example.com")
+        self.custom_url_edit.setAccessibleName("Custom API address")
+        form.addRow(self._buddy("Custom U&RL:", self.custom_url_edit), self.custom_url_edit)
+        self.url_error_label = self._status_label("Problem with the custom address")
+        form.addRow("", self.url_error_label)
+
+        self.override_label = self._status_label("Address override notice")
+        form.addRow(self.override_label)
+
+        self.key_edit = QLineEdit(page)
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+        self.key_edit.setDragEnabled(False)
+        self.key_edit.setAccessibleName("API key")
+        self.key_edit.setAccessibleDescription("Paste a new API key; the stored key is never shown")
+        self.key_edit.setPlaceholderText("Paste the API key to store it")
+        form.addRow(self._buddy("API &key:", self.key_edit), self.key_edit)
+
+        self.key_status_label = QLabel(page)
+        self.key_status_label.setWordWrap(True)
+        self.key_status_label.setAccessibleName("Stored key")
+        self.remove_key_button = QPushButton("Remove stored ke&y", page)
+        self.remove_key_button.setAccessibleName("Remove stored key")
+        self.remove_key_button.setAutoDefault(False)
+        self.remove_key_button.clicked.connect(self.remove_stored_key)
+        key_box = QVBoxLayout()
+        key_box.addWidget(self.key_status_label)
+        key_box.addWidget(self.remove_key_button, 0, Qt.AlignmentFlag.AlignLeft)
+        form.addRow("", key_box)
+
+        self.test_button = QPushButton("&Test connection", page)
+        self.test_button.setAccessibleName("Test connection")
+        self.test_button.setAutoDefault(False)
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result_label = QLabel(page)
+        self.test_result_label.setWordWrap(True)
+        self.test_result_label.setAccessibleName("Connection test result")
+        self.test_result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        test_row = QVBoxLayout()
+        test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignLeft)
+        test_row.addWidget(self.test_result_label)
+        form.addRow("", test_row)
+        return page
+
+    def _build_groups_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        intro = QLabel("Service group codes are set in SortedPRO under Settings > Carrier Service Groups. "
+                       "Double-click or press F2 to edit a cell.", page)
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        self.groups_table = QTableWidget(0, 2, page)
+        self.groups_table.setHorizontalHeaderLabels(["Code", "Name"])
+        self.groups_table.setAccessibleName("Service groups")
+        self.groups_table.setAccessibleDescription("Code and display name of each service group, in menu order")
+        self.groups_table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move inside it
+        self.groups_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.groups_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.groups_table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                          | QAbstractItemView.EditTrigger.EditKeyPressed
+                                          | QAbstractItemView.EditTrigger.AnyKeyPressed)
+        self.groups_table.verticalHeader().setVisible(False)
+        header = self.groups_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+
+        self.add_group_button = QPushButton("&Add", page)
+        self.edit_group_button = QPushButton("Ed&it", page)
+        self.remove_group_button = QPushButton("Remo&ve", page)
+        self.up_button = QPushButton("Move &up", page)
+        self.down_button = QPushButton("Move dow&n", page)
+        buttons = QVBoxLayout()
+        for button, name, slot in (
+            (self.add_group_button, "Add service group", self.add_group),
+            (self.edit_group_button, "Edit selected service group", self.edit_group),
+            (self.remove_group_button, "Remove selected service group", self.remove_group),
+            (self.up_button, "Move selected service group up", lambda: self.move_group(-1)),
+            (self.down_button, "Move selected service group down", lambda: self.move_group(1)),
+        ):
+            button.setAccessibleName(name)
+            button.setAutoDefault(False)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        row = QHBoxLayout()
+        row.addWidget(self.groups_table, 1)
+        row.addLayout(buttons)
+        layout.addLayout(row, 1)
+
+        self.fetch_button = QPushButton("&Fetch from account", page)
+        self.fetch_button.setAccessibleName("Fetch service groups from the SortedPRO account")
+        self.fetch_button.setAutoDefault(False)
+        self.fetch_button.clicked.connect(self.fetch_groups)
+        self.fetch_result_label = QLabel(page)
+        self.fetch_result_label.setWordWrap(True)
+        self.fetch_result_label.setAccessibleName("Fetch result")
+        self.fetch_result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.fetch_button, 0, Qt.AlignmentFlag.AlignLeft)
+        layout.addWidget(self.fetch_result_label)
+        self.groups_table.itemSelectionChanged.connect(self._update_group_buttons)
+        return page
+
+    def _build_desk_page(self) -> QWidget:
+        page = QWidget()
+        layout = QVBoxLayout(page)
+        form = QFormLayout()
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.workstation_edit = QLineEdit(page)
+        self.workstation_edit.setMaxLength(64)
+        self.workstation_edit.setAccessibleName("Workstation name")
+        self.workstation_edit.setAccessibleDescription("Written with every scan in the history")
+        form.addRow(self._buddy("&Workstation name:", self.workstation_edit), self.workstation_edit)
+        self.sounds_check = QCheckBox("&Play sounds for results", page)
+        self.sounds_check.setAccessibleName("Play sounds for results")
+        form.addRow("", self.sounds_check)
+        layout.addLayout(form)
+
+        advanced = QGroupBox("Advanced", page)
+        adv = QFormLayout(advanced)
+        adv.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        self.connect_timeout_spin = QDoubleSpinBox(advanced)
+        self.connect_timeout_spin.setRange(0.5, 120.0)
+        self.connect_timeout_spin.setDecimals(1)
+        self.connect_timeout_spin.setSingleStep(0.5)
+        self.connect_timeout_spin.setSuffix(" s")
+        self.connect_timeout_spin.setAccessibleName("Connect timeout in seconds")
+        adv.addRow(self._buddy("Connect ti&meout:", self.connect_timeout_spin), self.connect_timeout_spin)
+        self.read_timeout_spin = QDoubleSpinBox(advanced)
+        self.read_timeout_spin.setRange(1.0, 300.0)
+        self.read_timeout_spin.setDecimals(0)
+        self.read_timeout_spin.setSuffix(" s")
+        self.read_timeout_spin.setAccessibleName("Read timeout in seconds")
+        adv.addRow(self._buddy("Read time&out:", self.read_timeout_spin), self.read_timeout_spin)
+        self.parallel_spin = QSpinBox(advanced)
+        self.parallel_spin.setRange(1, 16)
+        self.parallel_spin.setAccessibleName("Parallel allocations")
+        self.parallel_spin.setAccessibleDescription("How many scans may be allocated at the same time (1 to 16)")
+        adv.addRow(self._buddy("Parallel a&llocations:", self.parallel_spin), self.parallel_spin)
+        layout.addWidget(advanced)
+        layout.addStretch(1)
+        return page
+
+    @staticmethod
+    def _buddy(text: str, widget: QWidget) -> QLabel:
+        label = QLabel(text)
+        label.setBuddy(widget)
+        return label
+
+    # ------------------------------------------------------------------ loading and reading the form
+    def _load(self, settings: Settings) -> None:
+        index = self.environment_combo.findData(settings.environment)
+        self.environment_combo.setCurrentIndex(max(index, 0))
+        self.custom_url_edit.setText(settings.custom_url)
+        self.groups_table.setRowCount(0)
+        for group in settings.service_groups:
+            self._append_group_row(group.code, group.name)
+        self.workstation_edit.setText(settings.workstation)
+        self.sounds_check.setChecked(settings.sounds)
+        self.connect_timeout_spin.setValue(settings.connect_timeout_s)
+        self.read_timeout_spin.setValue(settings.read_timeout_s)
+        self.parallel_spin.setValue(settings.max_parallel)
+        self._update_group_buttons()
+
+    def _connect_validation(self) -> None:
+        self.environment_combo.currentIndexChanged.connect(self._environment_changed)
+        self.custom_url_edit.textChanged.connect(self._url_edited)
+        self.key_edit.textChanged.connect(self.validate)
+        self.groups_table.itemChanged.connect(self.validate)
+        self.groups_table.model().rowsInserted.connect(self.validate)
+        self.groups_table.model().rowsRemoved.connect(self.validate)
+        self.workstation_edit.textChanged.connect(self.validate)
+        self.connect_timeout_spin.valueChanged.connect(self.validate)
+        self.read_timeout_spin.valueChanged.connect(self.validate)
+        self.parallel_spin.valueChanged.connect(self.validate)
+
+    def environment(self) -> str:
+        return self.environment_combo.currentData() or "production"
+
+    def set_environment(self, environment: str) -> None:
+        self.environment_combo.setCurrentIndex(max(self.environment_combo.findData(environment), 0))
+
+    def groups(self) -> list[ServiceGroupConfig]:
+        """The table's groups in order; fully blank rows are ignored."""
+        groups = []
+        for row in range(self.groups_table.rowCount()):
+            code, name = self._cell(row, 0).strip(), self._cell(row, 1).strip()
+            if code or name:
+                groups.append(ServiceGroupConfig(code, name))
+        return groups
+
+    def _cell(self, row: int, column: int) -> str:
+        item = self.groups_table.item(row, column)
+        return item.text() if item is not None else ""
+
+    def form_settings(self) -> Settings:
+        """A new :class:`Settings` from the form (fields the dialog does not show are kept)."""
+        current = self.desk.settings
+        settings = Settings(**{f.name: getattr(current, f.name) for f in fields(Settings)})
+        settings.environment = self.environment()
+        settings.custom_url = self.custom_url_edit.text().strip()
+        settings.service_groups = self.groups()
+        settings.workstation = self.workstation_edit.text().strip()
+        settings.sounds = self.sounds_check.isChecked()
+        settings.connect_timeout_s = round(self.connect_timeout_spin.value(), 1)
+        settings.read_timeout_s = float(self.read_timeout_spin.value())
+        settings.max_parallel = self.parallel_spin.value()
+        return settings
+
+    def chosen_base_url(self) -> str | None:
+        """The API address the desk will use with the form's choice; None if the custom address is invalid."""
+        if os.environ.get(ENV_API_URL):
+            return os.environ[ENV_API_URL].strip().rstrip("/")
+        env = self.environment()
+        if env == "custom":
+            try:
+                return api.validate_base_url(self.custom_url_edit.text())
+            except api.ConfigurationError:
+                return None
+        return api.SANDBOX_URL if env == "sandbox" else api.PRODUCTION_URL
+
+    def chosen_origin(self) -> str | None:
+        url = self.chosen_base_url()
+        return api.api_origin(url) if url else None
+
+    # ------------------------------------------------------------------ validation
+    def url_problem(self) -> str | None:
+        if self.environment() != "custom":
+            return None
+        text = self.custom_url_edit.text().strip()
+        if not text:
+            return "Enter the address of the SortedPRO API, for example https://api.example.com."
+        try:
+            api.validate_base_url(text)
+        except api.ConfigurationError as exc:
+            return exc.message
+        return None
+
+    def problems(self) -> list[str]:
+        """Everything that stops a save, in plain words (the custom-address problem first)."""
+        problems: list[str] = []
+        url_problem = self.url_problem()
+        if url_problem:
+            problems.append(url_problem)
+        settings = self.form_settings()
+        blank = [g for g in settings.service_groups if not g.code]
+        for group in blank:
+            problems.append(f"The service group '{group.name}' has no code.")
+        settings.service_groups = [g for g in settings.service_groups if g.code]
+        if settings.environment == "custom" and url_problem:
+            settings.custom_url = "https://placeholder.invalid"  # already reported above, in better words
+        codes = [g.code for g in settings.service_groups]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        for problem in settings.validate():
+            if problem.startswith("Two service groups have the same code") and duplicates:
+                problem = f"Two service groups have the same code: {', '.join(duplicates)}."
+            problems.append(problem)
+        key_text = self.key_edit.text()
+        if key_text.strip():
+            try:
+                check_key_format(key_text)
+            except CredentialError as exc:
+                problems.append(str(exc))
+        elif key_text:
+            problems.append("The API key field holds only spaces: clear it or paste the key again.")
+        return problems
+
+    @Slot()
+    def validate(self) -> list[str]:
+        problems = self.problems()
+        url_problem = self.url_problem()
+        set_status(self.url_error_label, url_problem or "", "error")
+        listed = [p for p in problems if p != url_problem]
+        set_status(self.problems_label, " ".join(listed), "error")
+        self.problems_label.setAccessibleDescription(" ".join(listed))
+        return problems
+
+    # ------------------------------------------------------------------ environment and key status
+    @Slot()
+    def _environment_changed(self) -> None:
+        custom = self.environment() == "custom"
+        self.custom_url_edit.setEnabled(custom)
+        override = os.environ.get(ENV_API_URL)
+        session_url = self.desk.base_url
+        if override:
+            set_status(self.override_label,
+                       f"{ENV_API_URL} is set: this desk uses {override.strip()} whatever is chosen here.", "warn")
+        elif session_url != self.desk.settings.api_base_url.rstrip("/"):
+            set_status(self.override_label,
+                       f"This session is connected to {session_url} (started with an override, e.g. demo mode). "
+                       "The choice here applies from the next normal start.", "warn")
+        else:
+            set_status(self.override_label, "")
+        self.validate()
+        self.refresh_key_status()
+
+    @Slot()
+    def _url_edited(self) -> None:
+        self.validate()
+        self._key_status_timer.start()  # the key belongs to the origin: look it up once typing pauses
+
+    @Slot()
+    def refresh_key_status(self) -> None:
+        """Look up (in the background) whether a key is stored for the chosen origin."""
+        self._key_status_generation += 1
+        generation = self._key_status_generation
+        origin = self.chosen_origin()
+        self.remove_key_button.setEnabled(False)
+        if origin is None:
+            self._key_source = None
+            set_status(self.key_status_label, "Enter a valid address to see whether a key is stored for it.", "info")
+            return
+        set_status(self.key_status_label, "Checking the keyring…", "busy")
+        keystore = self.desk.keystore
+
+        def look():
+            status = keystore.status(origin)
+            return status, keyring_words(keystore)
+
+        self._start(look, lambda result: self._key_status_arrived(generation, origin, result),
+                    lambda exc: self._key_status_arrived(generation, origin, exc), name="key-status")
+
+    def _key_status_arrived(self, generation: int, origin: str, result: object) -> None:
+        if generation != self._key_status_generation:
+            return  # an older look-up (the environment changed meanwhile)
+        if isinstance(result, BaseException):
+            self._key_source = None
+            set_status(self.key_status_label, plain_api_error(result, origin), "error")
+            return
+        status, where = result  # type: ignore[misc]
+        self._key_source = status.source
+        if status.source == "environment":
+            set_status(self.key_status_label,
+                       f"This session uses the key in {ENV_API_KEY}. A key saved here is used when it is not set.",
+                       "warn")
+        elif status.source == "keyring":
+            set_status(self.key_status_label, f"A key is stored in {where} for {origin}.", "ok")
+        elif status.problem:
+            set_status(self.key_status_label, status.problem, "error")
+        else:
+            set_status(self.key_status_label, f"No key stored for {origin}.", "warn")
+        self.remove_key_button.setEnabled(status.source == "keyring")
+
+    def _confirm(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
+
+    @Slot()
+    def remove_stored_key(self) -> bool:
+        origin = self.chosen_origin()
+        if origin is None:
+            return False
+        if not self._confirm("Remove stored key",
+                             f"Remove the API key stored for {origin}?\n\n"
+                             "The desk cannot allocate there until a key is saved again."):
+            return False
+        try:
+            removed = self.desk.keystore.delete(origin)
+        except CredentialError as exc:
+            set_status(self.message_label, str(exc), "error")
+            return False
+        set_status(self.message_label, f"The key for {origin} was removed." if removed
+                   else f"There was no key stored for {origin}.", "ok" if removed else "info")
+        self.desk.reconfigure()
+        self.settings_changed.emit()
+        self.refresh_key_status()
+        return removed
+
+    # ------------------------------------------------------------------ background calls (test, fetch)
+    def _start(self, fn, on_result, on_error, name: str) -> qt_workers.Job:
+        def done(callback):
+            def deliver(value):
+                self._jobs.discard(job)
+                callback(value)
+            return deliver
+
+        job = qt_workers.run_in_background(fn, done(on_result), done(on_error), receiver=self, name=name)
+        self._jobs.add(job)
+        return job
+
+    def _call_plan(self) -> tuple[str, str, str | None, api.Timeouts] | str:
+        """(base URL, origin, entered key or None, timeouts) for a background call, or a problem in words."""
+        url_problem = self.url_problem()
+        if url_problem:
+            return url_problem
+        base_url = self.chosen_base_url()
+        assert base_url is not None
+        entered = None
+        if self.key_edit.text().strip():
+            try:
+                entered = check_key_format(self.key_edit.text())
+            except CredentialError as exc:
+                return str(exc)
+        timeouts = api.Timeouts(connect=self.connect_timeout_spin.value(), read=self.read_timeout_spin.value())
+        return base_url, api.api_origin(base_url), entered, timeouts
+
+    def _key_finder(self, origin: str, entered: str | None):
+        """A callable (for the worker thread) returning the key to try: entered, session or stored."""
+        desk = self.desk
+
+        def find() -> str:
+            if entered:
+                return entered
+            if origin == desk.origin:
+                return desk.api_key()  # the session's key (demo/override) or the stored one; DeskNotReady if none
+            key = desk.keystore.get(origin)
+            if not key:
+                raise CredentialError(f"No API key is stored for {origin}: paste one in the API key field first.")
+            return key
+
+        return find
+
+    @Slot()
+    def test_connection(self) -> None:
+        if self._testing:
+            return
+        plan = self._call_plan()
+        if isinstance(plan, str):
+            set_status(self.test_result_label, plan, "error")
+            return
+        base_url, origin, entered, timeouts = plan
+        find_key = self._key_finder(origin, entered)
+
+        def probe() -> str:
+            key = find_key()
+            try:
+                with api.SortedProClient(base_url, key, timeouts=timeouts, max_connections=2) as client:
+                    try:
+                        services = client.list_carrier_services()
+                        return f"Connected to {origin}: {len(services)} carrier services."
+                    except (api.NotFound, api.Refused, api.UnexpectedAnswer):
+                        groups = client.list_service_groups()
+                        return f"Connected to {origin}: {len(groups)} service groups."
+            except api.ApiError as exc:
+                raise _Masked(exc, key) from None
+
+        self._testing = True
+        self.test_button.setEnabled(False)
+        self.test_button.setText("Testing…")
+        set_status(self.test_result_label, f"Connecting to {origin}…", "busy")
+        self._start(probe, lambda text: self._test_done(text, None), lambda exc: self._test_done(None, (exc, origin)),
+                    name="test-connection")
+
+    def _test_done(self, text: str | None, error: tuple[BaseException, str] | None) -> None:
+        self._testing = False
+        self.test_button.setEnabled(True)
+        self.test_button.setText("&Test connection")
+        if error is None:
+            set_status(self.test_result_label, text or "Connected.", "ok")
+        else:
+            exc, origin = error
+            set_status(self.test_result_label, _unmask(exc, origin), "error")
+
+    @Slot()
+    def fetch_groups(self) -> None:
+        if self._fetching:
+            return
+        plan = self._call_plan()
+        if isinstance(plan, str):
+            set_status(self.fetch_result_label, plan, "error")
+            return
+        base_url, origin, entered, timeouts = plan
+        find_key = self._key_finder(origin, entered)
+
+        def fetch() -> list[api.ServiceGroup]:
+            key = find_key()
+            try:
+                with api.SortedProClient(base_url, key, timeouts=timeouts, max_connections=2) as client:
+                    return client.list_service_groups()
+            except api.ApiError as exc:
+                raise _Masked(exc, key) from None
+
+        self._fetching = True
+        self.fetch_button.setEnabled(False)
+        set_status(self.fetch_result_label, f"Asking {origin} for the account's service groups…", "busy")
+        self._start(fetch, self._groups_arrived, lambda exc: self._groups_failed(exc, origin), name="fetch-groups")
+
+    def _groups_arrived(self, groups: list[api.ServiceGroup]) -> None:
+        self._fetching = False
+        self.fetch_button.setEnabled(True)
+        added, updated, skipped = self.merge_groups(groups)
+        parts = [f"{len(groups)} service groups in the account", f"{added} added", f"{updated} renamed"]
+        if skipped:
+            parts.append(f"{skipped} disabled ones left out")
+        set_status(self.fetch_result_label, "; ".join(parts) + ". Save to keep them.", "ok")
+
+    def _groups_failed(self, exc: BaseException, origin: str) -> None:
+        self._fetching = False
+        self.fetch_button.setEnabled(True)
+        inner = exc.error if isinstance(exc, _Masked) else exc
+        if (isinstance(inner, api.Unauthorized) and inner.status == 403) or isinstance(inner, api.Refused):
+            set_status(self.fetch_result_label, GROUPS_REFUSED, "warn")
+        else:
+            set_status(self.fetch_result_label, _unmask(exc, origin), "error")
+
+    def merge_groups(self, groups: list[api.ServiceGroup]) -> tuple[int, int, int]:
+        """New codes are appended, names of known codes updated, order kept. Returns (added, updated, skipped)."""
+        rows = {self._cell(r, 0).strip(): r for r in range(self.groups_table.rowCount())}
+        added = updated = skipped = 0
+        for group in groups:
+            row = rows.get(group.reference)
+            if row is not None:
+                if group.name and group.name != group.reference and self._cell(row, 1).strip() != group.name:
+                    self.groups_table.setItem(row, 1, QTableWidgetItem(group.name))
+                    updated += 1
+            elif not group.enabled:
+                skipped += 1
+            else:
+                self._append_group_row(group.reference, group.name if group.name != group.reference else "")
+                rows[group.reference] = self.groups_table.rowCount() - 1
+                added += 1
+        self.validate()
+        return added, updated, skipped
+
+    # ------------------------------------------------------------------ groups table
+    def _append_group_row(self, code: str, name: str) -> int:
+        row = self.groups_table.rowCount()
+        self.groups_table.insertRow(row)
+        self.groups_table.setItem(row, 0, QTableWidgetItem(code))
+        self.groups_table.setItem(row, 1, QTableWidgetItem(name))
+        return row
+
+    def _current_row(self) -> int:
+        rows = self.groups_table.selectionModel().selectedRows()
+        if rows:
+            return rows[0].row()
+        return self.groups_table.currentRow()
+
+    @Slot()
+    def _update_group_buttons(self) -> None:
+        row = self._current_row()
+        count = self.groups_table.rowCount()
+        valid = 0 <= row < count
+        self.edit_group_button.setEnabled(valid)
+        self.remove_group_button.setEnabled(valid)
+        self.up_button.setEnabled(valid and row > 0)
+        self.down_button.setEnabled(valid and row < count - 1)
+
+    @Slot()
+    def add_group(self) -> int:
+        row = self._append_group_row("", "")
+        self.groups_table.setFocus()
+        self.groups_table.setCurrentCell(row, 0)
+        self.groups_table.editItem(self.groups_table.item(row, 0))
+        return row
+
+    @Slot()
+    def edit_group(self) -> None:
+        row = self._current_row()
+        if row < 0:
+            return
+        column = max(self.groups_table.currentColumn(), 0)
+        self.groups_table.setFocus()
+        self.groups_table.setCurrentCell(row, column)
+        self.groups_table.editItem(self.groups_table.item(row, column))
+
+    @Slot()
+    def remove_group(self) -> None:
+        row = self._current_row()
+        if row < 0:
+            return
+        self.groups_table.removeRow(row)
+        if self.groups_table.rowCount():
+            self.groups_table.setCurrentCell(min(row, self.groups_table.rowCount() - 1), 0)
+        self._update_group_buttons()
+
+    def move_group(self, delta: int) -> None:
+        row = self._current_row()
+        target = row + delta
+        if row < 0 or not 0 <= target < self.groups_table.rowCount():
+            return
+        column = max(self.groups_table.currentColumn(), 0)
+        self.groups_table.blockSignals(True)
+        for col in range(self.groups_table.columnCount()):
+            a = self.groups_table.takeItem(row, col)
+            b = self.groups_table.takeItem(target, col)
+            self.groups_table.setItem(row, col, b)
+            self.groups_table.setItem(target, col, a)
+        self.groups_table.blockSignals(False)
+        self.groups_table.setCurrentCell(target, column)
+        self._update_group_buttons()
+        self.validate()
+
+    # ------------------------------------------------------------------ saving
+    def _commit_open_editor(self) -> None:
+        """Ctrl+Enter while a cell is being typed in: keep what was typed."""
+        editor = QApplication.focusWidget()
+        table = self.groups_table
+        if editor is not None and editor is not table and table.isAncestorOf(editor):
+            table.commitData(editor)
+            table.closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
+
+    @Slot()
+    def save(self) -> bool:
+        """Validate, write the settings file, store the key; True when everything was saved."""
+        self._commit_open_editor()
+        problems = self.validate()
+        if problems:
+            set_status(self.message_label, "Not saved: fix the problems above first.", "error")
+            if self.url_problem():
+                self.tabs.setCurrentIndex(0)
+                self.custom_url_edit.setFocus()
+            return False
+        settings = self.form_settings()
+        try:
+            self.desk.settings_store.save(settings)
+        except SettingsError as exc:
+            set_status(self.message_label, f"Not saved: {exc}", "error")
+            return False
+        current = self.desk.settings
+        for f in fields(Settings):
+            setattr(current, f.name, getattr(settings, f.name))
+
+        key_problem = None
+        key_text = self.key_edit.text()
+        origin = self.chosen_origin()
+        if key_text.strip() and origin:
+            try:
+                self.desk.keystore.set(origin, key_text)
+            except CredentialError as exc:
+                key_problem = str(exc)
+            else:
+                self.key_edit.clear()
+        self.desk.reconfigure()
+        self.settings_changed.emit()
+        if key_problem:
+            self.tabs.setCurrentIndex(0)
+            self.key_edit.setFocus()
+            set_status(self.message_label,
+                       f"Settings saved, but the API key was not: {key_problem}", "error")
+            self.refresh_key_status()
+            return False
+        set_status(self.message_label, "Saved.", "ok")
+        self.accept()
+        return True
+
+    # ------------------------------------------------------------------ closing
+    def done(self, result: int) -> None:
+        for job in list(self._jobs):
+            job.cancel()  # a test or fetch still running: its answer is dropped, nothing touches this dialog
+        self._jobs.clear()
+        self._testing = self._fetching = False
+        self._key_status_timer.stop()
+        if result != QDialog.DialogCode.Accepted:
+            self.key_edit.clear()
+        super().done(result)
+
+
+class _Masked(Exception):
+    """Carries an API error out of a worker with the key it was called with, so words can mask it."""
+
+    def __init__(self, error: api.ApiError, key: str) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.key = key
+
+
+def _unmask(exc: BaseException, origin: str) -> str:
+    if isinstance(exc, _Masked):
+        return plain_api_error(exc.error, origin, exc.key)
+    return plain_api_error(exc, origin)
