@@ -6,6 +6,7 @@ import base64
 import ipaddress
 import json
 import os
+import selectors
 import socket
 import threading
 import time
@@ -342,14 +343,27 @@ class SandboxServer:
             httpd.sandbox = self
             self._httpd = httpd
             self.port = httpd.server_address[1]
+            self._wake_r, self._wake_w = socket.socketpair()
             self._thread = threading.Thread(
-                target=httpd.serve_forever,
-                kwargs={"poll_interval": 0.05},
+                target=self._serve,
+                args=(httpd, self._wake_r),
                 name=f"sortedpro-sandbox:{self.port}",
                 daemon=True,
             )
             self._thread.start()
         return self
+
+    def _serve(self, httpd: _HTTPServer, wake: socket.socket) -> None:
+        # Like serve_forever(), but woken at once by stop() instead of polling.
+        with selectors.DefaultSelector() as selector:
+            selector.register(httpd, selectors.EVENT_READ)
+            selector.register(wake, selectors.EVENT_READ)
+            while not self._stop_event.is_set():
+                for key, _ in selector.select():
+                    if self._stop_event.is_set():
+                        break
+                    if key.fileobj is httpd:
+                        httpd._handle_request_noblock()
 
     @property
     def url(self) -> str:
@@ -375,7 +389,12 @@ class SandboxServer:
         self.store.cancel_timers()
         if httpd is None:
             return
-        httpd.shutdown()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass
+        if thread is not None:
+            thread.join(timeout)
         with self._conn_lock:
             conns = dict(self._connections)
         for sock in conns:
@@ -384,9 +403,9 @@ class SandboxServer:
             except OSError:
                 pass
         httpd.server_close()
+        for sock in (self._wake_r, self._wake_w):
+            sock.close()
         deadline = time.monotonic() + timeout
-        if thread is not None:
-            thread.join(max(0.0, deadline - time.monotonic()))
         for t in conns.values():
             if t is not threading.current_thread():
                 t.join(max(0.0, deadline - time.monotonic()))
@@ -475,6 +494,11 @@ class SandboxServer:
         with self._conn_lock:
             if add:
                 self._connections[sock] = threading.current_thread()
+                if self._stop_event.is_set():  # accepted just as stop() ran
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
             else:
                 self._connections.pop(sock, None)
 
