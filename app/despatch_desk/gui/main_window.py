@@ -208,6 +208,8 @@ class MainWindow(QMainWindow):
         self._close_deadline: QTimer | None = None
         self._history_view: QWidget | None = None
         self.in_doubt_count = 0
+        self.ready_checked = False      # the start-up key/address check has come back
+        self.in_doubt_checked = False   # the in-doubt count has come back at least once
         self.in_flight = 0
         self._attention_lines: list[str] = []
         self.key_problem: str | None = None
@@ -527,6 +529,7 @@ class MainWindow(QMainWindow):
             return exc.kind.value, exc.message
 
     def _ready_checked(self, problem: tuple[str, str] | None) -> None:
+        self.ready_checked = True
         if problem is None or self.mode is Mode.DEMO:
             self.key_problem = None
             self.first_run.hide()
@@ -558,6 +561,7 @@ class MainWindow(QMainWindow):
 
     def _in_doubt_counted(self, result: tuple[int, int, str | None]) -> None:
         count, interrupted, problem = result
+        self.in_doubt_checked = True
         self.in_doubt_count = count
         if count:
             self.in_doubt_label.setText(
