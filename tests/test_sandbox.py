@@ -14,6 +14,7 @@ import queue
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -155,10 +156,27 @@ def test_keep_alive_connection_is_reused(sb):
 def test_stop_closes_kept_alive_connections(sb):
     c = httpx.Client(base_url=sb.url, headers=HEADERS, timeout=2)
     assert c.get("/servicegroups").status_code == 200
+    handler_threads = list(sb._connections.values())
+    assert handler_threads  # the idle keep-alive connection has its thread
+    t0 = time.perf_counter()
     sb.stop()
+    assert time.perf_counter() - t0 < 0.5
+    assert not any(t.is_alive() for t in handler_threads)
     with pytest.raises(httpx.TransportError):
         c.get("/servicegroups")
     c.close()
+
+
+def test_malformed_request_gets_a_json_400_and_no_output(sb, capfd):
+    host, port = sb.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as s:
+        s.sendall(b"THIS IS NOT HTTP\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 400") or data.startswith(b"HTTP/1.0 400")
+    assert b'"Code":"BadRequest"' in data
+    assert capfd.readouterr() == ("", "")
 
 
 def test_stop_is_prompt_with_a_slow_request_in_flight(sb):

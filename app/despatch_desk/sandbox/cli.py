@@ -36,7 +36,6 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--fault", action="append", type=_fault, default=[], metavar="NAME[:TIMES]",
         help="inject a fault (repeatable)",
     )
-    p.add_argument("--api-key", default=DEMO_API_KEY, help="key the sandbox accepts (default: the demo key)")
     p.add_argument("--empty", action="store_true", help="start without the demo consignments")
     p.add_argument(
         "--failed-allocation-style", choices=("summary", "error"), default="summary",
@@ -70,7 +69,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         server = SandboxServer(
             host=args.host,
             port=args.port,
-            api_key=args.api_key,
+            api_key=DEMO_API_KEY,
             latency_ms=args.latency_ms,
             faults=args.fault,
             seed=not args.empty,
@@ -88,7 +87,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
         previous = signal.signal(signal.SIGTERM, lambda *_: done.set())
     try:
         _say(f"SortedPRO sandbox listening on {server.url}")
-        _say(f"API key: {args.api_key}")
+        _say(f"API key: {DEMO_API_KEY}")
         if args.fault:
             _say("Faults: " + ", ".join(str(f) for f in args.fault))
         _say("Press Ctrl+C to stop.")

@@ -71,10 +71,39 @@ def _pdf_text(text: str) -> bytes:
     return bytes(out)
 
 
-def _fit(text: str, size: float, width: float, factor: float = 0.56) -> str:
-    """Trim ``text`` to roughly fit ``width`` points at font ``size`` (Helvetica-ish widths)."""
-    max_chars = max(4, int(width / (size * factor)))
-    return text if len(text) <= max_chars else text[: max_chars - 3].rstrip() + "..."
+_NARROW = set(" ijlftrI.,;:'!|()[]-")
+_WIDE = set("mwMW@%")
+
+
+def _text_width(text: str, size: float, bold: bool = False) -> float:
+    """Approximate Helvetica width in points (errs on the wide side)."""
+    em = 0.0
+    for ch in text:
+        if ch in _NARROW:
+            em += 0.33
+        elif ch in _WIDE:
+            em += 0.89
+        elif ch.isupper():
+            em += 0.72
+        else:
+            em += 0.56
+    return em * size * (1.06 if bold else 1.0)
+
+
+def _fit(text: str, size: float, width: float, bold: bool = False) -> str:
+    """Trim ``text`` (with "...") until it fits ``width`` points at font ``size``."""
+    if _text_width(text, size, bold) <= width:
+        return text
+    while len(text) > 1 and _text_width(text + "...", size, bold) > width:
+        text = text[:-1]
+    return text.rstrip() + "..."
+
+
+def _fit_size(text: str, size: float, width: float, bold: bool = False, smallest: float = 9) -> float:
+    """The largest font size <= ``size`` (down to ``smallest``) at which ``text`` fits ``width``."""
+    while size > smallest and _text_width(text, size, bold) > width:
+        size -= 0.5
+    return size
 
 
 def _num(value: float) -> bytes:
@@ -115,7 +144,8 @@ def _pdf_page(info: LabelInfo, parcel: LabelParcel) -> bytes:
     c.raw(b"0 g 0 G 1.5 w")
     c.rect(6, 6, w - 12, h - 12, fill=False)
     # Carrier and service, service code in a black box.
-    c.text(left, 400, "F2", 18, _fit(info.carrier_name, 18, 200, 0.62))
+    size = _fit_size(info.carrier_name, 18, 200, bold=True, smallest=12)
+    c.text(left, 400, "F2", size, _fit(info.carrier_name, size, 200, bold=True))
     c.text(left, 384, "F1", 11, _fit(info.service_name, 11, 200))
     c.rect(222, 374, 54, 46)
     code = info.service_code[:4] or "--"
@@ -125,15 +155,15 @@ def _pdf_page(info: LabelInfo, parcel: LabelParcel) -> bytes:
     c.line(6, 368, w - 6, 368)
     # Ship to.
     c.text(left, 356, "F1", 7, "SHIP TO")
-    c.text(left, 340, "F2", 14, _fit(info.ship_to_name, 14, right - left, 0.6))
+    c.text(left, 340, "F2", 14, _fit(info.ship_to_name, 14, right - left, bold=True))
     y = 324
     for line in info.ship_to_lines[:4]:
         c.text(left, y, "F1", 11, _fit(line, 11, right - left))
         y -= 14
-    c.text(left, 254, "F2", 20, _fit(info.postcode, 20, right - left, 0.62))
-    c.text(left, 240, "F2", 10, _fit(info.country.upper(), 10, right - left, 0.65))
+    c.text(left, 254, "F2", 20, _fit(info.postcode, 20, right - left, bold=True))
+    c.text(left, 240, "F2", 10, _fit(info.country.upper(), 10, right - left, bold=True))
     c.line(6, 232, w - 6, 232)
-    c.text(left, 222, "F1", 7, _fit("FROM: " + info.ship_from, 7, right - left, 0.5))
+    c.text(left, 222, "F1", 7, _fit("FROM: " + info.ship_from, 7, right - left))
     c.line(6, 214, w - 6, 214)
     # Barcode of the tracking number, quiet zone of 10 modules each side.
     runs = code128.bar_runs(parcel.tracking)

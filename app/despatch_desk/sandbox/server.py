@@ -204,6 +204,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             reply = _error(code, "BadRequest" if code < 500 else "NotImplemented", message or "Bad request")
             self.close_connection = True
+            if self.request_version == "HTTP/0.9":  # unparsable request line: answer in HTTP/1.0
+                self.request_version = "HTTP/1.0"
             self.send_response(code, message)
             self.send_header("Content-Type", JSON)
             self.send_header("Content-Length", str(len(reply.body)))
