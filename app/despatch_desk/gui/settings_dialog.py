@@ -790,7 +790,8 @@ class SettingsDialog(QDialog):
         """Ctrl+Enter while a cell is being typed in: keep what was typed."""
         editor = QApplication.focusWidget()
         table = self.groups_table
-        if editor is not None and editor is not table and table.isAncestorOf(editor):
+        if (table.state() == QAbstractItemView.State.EditingState and editor is not None
+                and editor is not table and editor.parentWidget() is table.viewport()):
             table.commitData(editor)
             table.closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
 
