@@ -115,20 +115,21 @@ class SingleInstance(QObject):
         assert self.server is not None
         while self.server.hasPendingConnections():
             conn = self.server.nextPendingConnection()
-            conn.readyRead.connect(lambda c=conn: self._read(c))
-            conn.disconnected.connect(conn.deleteLater)
-            if conn.bytesAvailable():
-                self._read(conn)
-
-    def _read(self, conn: QLocalSocket) -> None:
-        data = bytes(conn.readAll().data())
-        if b"activate" in data:
-            log.info("a second launch asked this window to come forward")
-            self.activation_requested.emit()
+            # The second launch writes at once after connecting: a short blocking read keeps this simple
+            # (no callbacks on sockets that may already be gone).
+            data = b""
+            if conn.bytesAvailable() or conn.waitForReadyRead(300):
+                data = bytes(conn.readAll().data())
+            conn.abort()
+            conn.deleteLater()
+            if b"activate" in data:
+                log.info("a second launch asked this window to come forward")
+                self.activation_requested.emit()
 
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+            self.server.deleteLater()
             self.server = None
 
 
