@@ -364,9 +364,10 @@ def package_windows(version: str) -> Path | None:
 
 def package_macos(version: str) -> Path:
     script = INSTALLER_DIR / "macos" / "build_dmg.sh"
-    if subprocess.run(["bash", str(script), str(app_bundle()), version, str(DIST)]).returncode != 0:
+    arch = platform.machine().lower() or "arm64"
+    out = DIST / f"DespatchDesk-{version}-macos-{arch}.dmg"
+    if subprocess.run(["bash", str(script), str(app_bundle()), version, str(out)]).returncode != 0:
         raise BuildError("build_dmg.sh failed")
-    out = DIST / f"DespatchDesk-{version}.dmg"
     if not out.exists():
         raise BuildError(f"build_dmg.sh succeeded but {out} is missing")
     return out
