@@ -633,7 +633,7 @@ def get_label(client, path) -> tuple[bytes, str]:
     return base64.b64decode(body["File"], validate=True), body["ContentType"]
 
 
-def test_pdf_label_structure_and_content(sb, client, tmp_path):
+def test_pdf_label_structure_and_content(sb, client):
     [s] = allocate(client, MULTI).json()
     tracking = s["ConsignmentLegs"][0]["TrackingReferences"]
     pdf, content_type = get_label(client, f"/labels/{MULTI}/PDF")
@@ -647,13 +647,19 @@ def test_pdf_label_structure_and_content(sb, client, tmp_path):
     assert get_label(client, f"/labels/{MULTI}")[0] == pdf  # default format: PDF
     assert get_label(client, f"/labels/{MULTI}/pdf/300")[0] == pdf  # dpi ignored for vector output
 
+
+def test_pdf_label_renders_and_its_barcodes_scan(sb, client, tmp_path):
+    """Needs poppler-utils (pdftoppm); qpdf and zbar-tools (zbarimg) are used when present."""
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm not installed (poppler-utils): rendering not checked")
+    [s] = allocate(client, MULTI).json()
+    tracking = s["ConsignmentLegs"][0]["TrackingReferences"]
+    pdf, _ = get_label(client, f"/labels/{MULTI}/PDF")
     path = tmp_path / "label.pdf"
     path.write_bytes(pdf)
     if shutil.which("qpdf"):
         check = subprocess.run(["qpdf", "--check", str(path)], capture_output=True, text=True, timeout=30)
         assert check.returncode == 0, check.stdout + check.stderr
-    if not shutil.which("pdftoppm"):
-        pytest.skip("pdftoppm not installed (poppler-utils): rendering not checked")
     subprocess.run(["pdftoppm", "-r", "150", "-png", str(path), str(tmp_path / "page")], check=True, timeout=30)
     pages = sorted(tmp_path.glob("page*.png"))
     assert len(pages) == 3
