@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import closed_port, scan, wait_state
+from gui_support import closed_port, scan, wait_state
 from PySide6.QtCore import Qt, QThread
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
