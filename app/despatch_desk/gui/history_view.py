@@ -710,11 +710,11 @@ class HistoryView(QDialog):
                     "warn" if result.kind is OutcomeKind.IN_DOUBT else "error"
                 self._status(result.message, tone)
             return
-        counts: dict[str, int] = {}
-        for outcome in outcomes:
-            label = "still in doubt" if outcome.kind is OutcomeKind.IN_DOUBT else outcome.kind.label.lower()
-            counts[label] = counts.get(label, 0) + 1
-        parts = [f"{n} {label}" for label, n in counts.items()]
+        parts = []
+        for kind in OutcomeKind:  # allocated first, still-in-doubt last
+            n = sum(1 for o in outcomes if o.kind is kind)
+            if n:
+                parts.append(f"{n} {'still in doubt' if kind is OutcomeKind.IN_DOUBT else kind.label.lower()}")
         if errors:
             parts.append(f"{len(errors)} could not be checked ({_words(errors[0])})")
         tone = "ok" if not errors and all(o.kind is OutcomeKind.ALLOCATED for o in outcomes) else "warn"
