@@ -44,7 +44,7 @@ fi
 
 keychain_args=()
 if [ -n "$keychain" ]; then
-    keychain_args=(--keychain "$keychain")
+    keychain_args=(--keychain "$keychain")  # codesign and notarytool both take --keychain
 fi
 
 sign() {  # sign FILE [extra codesign args...]
@@ -58,7 +58,8 @@ sign() {  # sign FILE [extra codesign args...]
 notarise() {  # notarise FILE (a .zip or .dmg); waits for Apple's verdict
     local file=$1
     say "notarising $(basename "$file") (this usually takes a few minutes)"
-    if ! xcrun notarytool submit "$file" --keychain-profile "$profile" --wait --timeout 30m \
+    if ! xcrun notarytool submit "$file" --keychain-profile "$profile" \
+            ${keychain_args[@]+"${keychain_args[@]}"} --wait --timeout 30m \
             --output-format plist >"$file.notary.plist"; then
         cat "$file.notary.plist" >&2 || true
         echo "build_dmg.sh: notarytool submit failed" >&2
@@ -71,7 +72,8 @@ notarise() {  # notarise FILE (a .zip or .dmg); waits for Apple's verdict
         id=$(/usr/libexec/PlistBuddy -c "Print :id" "$file.notary.plist" 2>/dev/null || echo "")
         echo "build_dmg.sh: notarisation status '$status'" >&2
         if [ -n "$id" ]; then
-            xcrun notarytool log "$id" --keychain-profile "$profile" >&2 || true
+            xcrun notarytool log "$id" --keychain-profile "$profile" \
+                ${keychain_args[@]+"${keychain_args[@]}"} >&2 || true
         fi
         exit 1
     fi
