@@ -112,4 +112,5 @@ def test_base_url_rules():
 
 
 def test_segments_are_percent_encoded():
-    assert api.segment("../x?y#z/ w") == "..%2Fx%3Fy%23z%2F%20w"
+    assert api.segment("../x?y#z/ w") == "%2E%2E%2Fx%3Fy%23z%2F%20w"
+    assert api.segment("..") == "%2E%2E"

@@ -154,7 +154,7 @@ def test_percent_encoding_keeps_input_inside_its_segment(sandbox, wf):
     outcome = wf.allocate(FRESH, "next/../Day?x=1#y")
     assert outcome.kind is OutcomeKind.NOT_ALLOCATED
     [put] = puts(sandbox)
-    assert put.raw_path == f"/allocation/{FRESH}/allocatewithservicegroup/next%2F..%2FDay%3Fx%3D1%23y"
+    assert put.raw_path == f"/allocation/{FRESH}/allocatewithservicegroup/next%2F%2E%2E%2FDay%3Fx%3D1%23y"
 
 
 # ------------------------------------------------------------------ faults
@@ -321,3 +321,10 @@ def test_verbose_log_masks_the_key(sandbox, wf, caplog):
     wf.allocate(ALREADY, "nextDay")
     assert "PUT" in caplog.text and "••••" in caplog.text
     assert DEMO_API_KEY not in caplog.text
+
+
+def test_dot_segments_cannot_escape_their_place(sandbox, wf):
+    outcome = wf.allocate(FRESH, "..")
+    assert outcome.kind is OutcomeKind.NOT_ALLOCATED
+    [put] = puts(sandbox)
+    assert put.raw_path == f"/allocation/{FRESH}/allocatewithservicegroup/%2E%2E"

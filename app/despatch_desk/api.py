@@ -475,7 +475,8 @@ class Timeouts:
 
 def segment(value: str) -> str:
     """Percent-encode one path segment: a scanned ``../`` or ``?`` can never change the URL."""
-    return quote(value, safe="")
+    # "." stays literal in quote(), and httpx would resolve a "." or ".." segment away.
+    return quote(value, safe="").replace(".", "%2E")
 
 
 def is_loopback(host: str | None) -> bool:

@@ -47,7 +47,7 @@ def normalise_scan(raw: str) -> str:
     text = _AIM_PREFIX_RE.sub("", text, count=1)
     text = text.translate(_DASH_TABLE)
     text = "".join(text.split())  # spaces inside a reference are scanner noise
-    text = text.upper()
+    text = unicodedata.normalize("NFKC", text.upper())  # upper() can decompose (ǰ → J̌)
     # A reference scanned or typed without its hyphens: EC00005BMMA -> EC-000-05B-MMA.
     if len(text) == 11 and text.startswith("EC") and text[2:].isalnum():
         text = f"EC-{text[2:5]}-{text[5:8]}-{text[8:11]}"
