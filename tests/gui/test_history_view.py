@@ -473,3 +473,16 @@ def test_keyboard_names_and_mnemonics(qtbot, make_desk, open_view):
     assert not view.isModal()
     qtbot.keyClick(view.search_edit, Qt.Key.Key_Escape)
     assert not view.isVisible()
+
+
+def test_refresh_while_hidden_waits_for_show(qtbot, make_desk, open_view):
+    desk = make_desk()
+    sample(desk)
+    view = open_view(desk)
+    view.close()
+    record(desk, OutcomeKind.ALLOCATED, "EC-000-DSK-009")
+    view.refresh()  # the main window calls this after every scan, open or not: no reading while hidden
+    assert view.model.total == 4
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.model.total == 5 and references(view)[0] == "EC-000-DSK-009"

@@ -516,7 +516,7 @@ class HistoryView(QDialog):
         self.status_label.setVisible(False)
 
         em = fm.averageCharWidth()
-        self.resize(max(self.sizeHint().width(), 120 * em), fm.lineSpacing() * 36)
+        self.resize(max(self.sizeHint().width(), 150 * em), fm.lineSpacing() * 42)
 
         self._copy_action = QAction("&Copy rows", self)
         self._copy_action.setShortcut(QKeySequence.StandardKey.Copy)
@@ -562,7 +562,12 @@ class HistoryView(QDialog):
     # ------------------------------------------------------------------ refresh
     @Slot()
     def refresh(self) -> None:
-        """Re-read the history (after a scan, a re-check): keeps the filter, the loaded rows and the selection."""
+        """Re-read the history (after a scan, a re-check): keeps the filter, the loaded rows and the selection.
+
+        Costs nothing while the window is hidden: it is then re-read when shown again.
+        """
+        if not self.isVisible() and self._shown_before:
+            return  # showEvent() refreshes
         selected = self.selected_ids()
         current = self.model.row_at(self.table.currentIndex().row())
         scroll = self.table.verticalScrollBar().value()

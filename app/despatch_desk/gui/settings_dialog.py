@@ -203,12 +203,14 @@ class SettingsDialog(QDialog):
         self.custom_url_edit = QLineEdit(page)
         self.custom_url_edit.setPlaceholderText("https://api.example.com")
         self.custom_url_edit.setAccessibleName("Custom API address")
-        form.addRow(self._buddy("Custom U&RL:", self.custom_url_edit), self.custom_url_edit)
         self.url_error_label = self._status_label("Problem with the custom address")
-        form.addRow("", self.url_error_label)
-
         self.override_label = self._status_label("Address override notice")
-        form.addRow(self.override_label)
+        url_box = QVBoxLayout()  # hidden labels take no room here (a hidden form row still would)
+        url_box.setContentsMargins(0, 0, 0, 0)
+        url_box.addWidget(self.custom_url_edit)
+        url_box.addWidget(self.url_error_label)
+        url_box.addWidget(self.override_label)
+        form.addRow(self._buddy("Custom U&RL:", self.custom_url_edit), url_box)
 
         self.key_edit = QLineEdit(page)
         self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
@@ -369,6 +371,7 @@ class SettingsDialog(QDialog):
         self.environment_combo.currentIndexChanged.connect(self._environment_changed)
         self.custom_url_edit.textChanged.connect(self._url_edited)
         self.key_edit.textChanged.connect(self.validate)
+        self.key_edit.textChanged.connect(self._key_edited)
         self.groups_table.itemChanged.connect(self.validate)
         self.groups_table.model().rowsInserted.connect(self.validate)
         self.groups_table.model().rowsRemoved.connect(self.validate)
@@ -481,6 +484,7 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ environment and key status
     @Slot()
     def _environment_changed(self) -> None:
+        self._forget_results()
         custom = self.environment() == "custom"
         self.custom_url_edit.setEnabled(custom)
         override = os.environ.get(ENV_API_URL)
@@ -497,10 +501,26 @@ class SettingsDialog(QDialog):
         self.validate()
         self.refresh_key_status()
 
+    def _forget_results(self) -> None:
+        """A connection test or fetch said something about the previous address or key: clear it."""
+        if not self._testing:
+            set_status(self.test_result_label, "")
+        if not self._fetching:
+            set_status(self.fetch_result_label, "")
+
+    @Slot()
+    def _key_edited(self) -> None:
+        self._forget_results()
+        self._show_key_status()
+
     @Slot()
     def _url_edited(self) -> None:
+        self._forget_results()
         self.validate()
-        self._key_status_timer.start()  # the key belongs to the origin: look it up once typing pauses
+        if self.chosen_origin() is None:
+            self.refresh_key_status()  # no keyring look-up needed: say at once that the address is not usable
+        else:
+            self._key_status_timer.start()  # the key belongs to the origin: look it up once typing pauses
 
     @Slot()
     def refresh_key_status(self) -> None:
@@ -511,8 +531,9 @@ class SettingsDialog(QDialog):
         self.remove_key_button.setEnabled(False)
         if origin is None:
             self._key_source = None
-            set_status(self.key_status_label, "Enter a valid address to see whether a key is stored for it.", "info")
+            self._show_key_status("Enter a valid address to see whether a key is stored for it.", "info")
             return
+        self._key_status = ("", "info")
         set_status(self.key_status_label, "Checking the keyring…", "busy")
         keystore = self.desk.keystore
 
@@ -528,21 +549,33 @@ class SettingsDialog(QDialog):
             return  # an older look-up (the environment changed meanwhile)
         if isinstance(result, BaseException):
             self._key_source = None
-            set_status(self.key_status_label, plain_api_error(result, origin), "error")
+            self._show_key_status(plain_api_error(result, origin), "error")
             return
         status, where = result  # type: ignore[misc]
         self._key_source = status.source
         if status.source == "environment":
-            set_status(self.key_status_label,
-                       f"This session uses the key in {ENV_API_KEY}. A key saved here is used when it is not set.",
-                       "warn")
+            self._show_key_status(
+                f"This session uses the key in {ENV_API_KEY}. A key saved here is used when it is not set.", "warn")
         elif status.source == "keyring":
-            set_status(self.key_status_label, f"A key is stored in {where} for {origin}.", "ok")
+            self._show_key_status(f"A key is stored in {where} for {origin}.", "ok")
         elif status.problem:
-            set_status(self.key_status_label, status.problem, "error")
+            self._show_key_status(status.problem, "error")
         else:
-            set_status(self.key_status_label, f"No key stored for {origin}.", "warn")
+            self._show_key_status(f"No key stored for {origin}.", "warn")
         self.remove_key_button.setEnabled(status.source == "keyring")
+
+    def _show_key_status(self, text: str | None = None, tone: str | None = None) -> None:
+        """The stored-key sentence, plus what Save will do with a key typed in the field."""
+        if text is not None:
+            self._key_status = (text, tone or "info")
+        base, tone = getattr(self, "_key_status", ("", "info"))
+        if not base:
+            return
+        if self.key_edit.text().strip() and self._key_source != "environment" and tone != "error":
+            verb = "replaces it" if self._key_source == "keyring" else "is stored"
+            set_status(self.key_status_label, f"{base} The key typed above {verb} when you save.", tone)
+        else:
+            set_status(self.key_status_label, base, tone)
 
     def _confirm(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
