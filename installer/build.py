@@ -71,6 +71,14 @@ def log(msg: str) -> None:
     print(f"[build] {msg}", flush=True)
 
 
+def _rel(path: Path) -> str:
+    """A path for messages and the report: relative to the repository when inside it."""
+    try:
+        return Path(path).resolve().relative_to(ROOT).as_posix()
+    except ValueError:
+        return str(path)
+
+
 class BuildError(RuntimeError):
     pass
 
@@ -115,7 +123,7 @@ def run_pyinstaller(clean: bool) -> float:
         raise BuildError(f"PyInstaller failed (exit {result.returncode})")
     if not frozen_exe().exists():
         raise BuildError(f"PyInstaller finished but {frozen_exe()} is missing")
-    log(f"built {shipped_tree().relative_to(ROOT)} in {seconds:.1f} s")
+    log(f"built {_rel(shipped_tree())} in {seconds:.1f} s")
     return seconds
 
 
@@ -225,7 +233,7 @@ def smoke_test(version: str, offscreen: bool, require_keyring: bool) -> dict:
         out = report_file.read_text(encoding="utf-8", errors="replace")  # windowed exe: no stdout
     SELF_TEST_LOG.write_text(out, encoding="utf-8")
     result["self_test_seconds"] = round(seconds, 3)
-    log(f"self-test: exit {code} in {seconds:.2f} s (output in {SELF_TEST_LOG.relative_to(ROOT)})")
+    log(f"self-test: exit {code} in {seconds:.2f} s (output in {_rel(SELF_TEST_LOG)})")
     for line in out.strip().splitlines()[-40:]:
         print(f"    | {line}")
     if code == 2 and re.search(r"invalid choice|unrecognized arguments|usage:", out):
@@ -280,7 +288,7 @@ def package_linux(version: str) -> Path:
             tar.addfile(info, io.BytesIO(data))
     with open(out, "wb") as fh, gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0, compresslevel=6) as gz:
         gz.write(raw.getvalue())
-    log(f"Linux archive: {out.relative_to(ROOT)} ({out.stat().st_size / 2**20:.1f} MiB)")
+    log(f"Linux archive: {_rel(out)} ({out.stat().st_size / 2**20:.1f} MiB)")
     return out
 
 
@@ -359,7 +367,7 @@ def package_windows(version: str) -> Path | None:
     out = DIST / f"DespatchDesk-{version}-setup.exe"
     if not out.exists():
         raise BuildError(f"ISCC succeeded but {out} is missing")
-    log(f"Windows installer: {out.relative_to(ROOT)} ({out.stat().st_size / 2**20:.1f} MiB)")
+    log(f"Windows installer: {_rel(out)} ({out.stat().st_size / 2**20:.1f} MiB)")
     return out
 
 
@@ -415,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                 artifact = package_macos(version)
             else:
                 artifact = None
-            report["artifact"] = str(artifact.relative_to(ROOT).as_posix()) if artifact else None
+            report["artifact"] = _rel(artifact) if artifact else None
     except BuildError as exc:
         report["error"] = str(exc).splitlines()[0]
         _write_report(report)
