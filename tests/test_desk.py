@@ -2,7 +2,7 @@
 
 import threading
 
-from despatch_desk.core import OutcomeKind
+from despatch_desk.core import OutcomeKind, RetryPolicy
 from despatch_desk.desk import Desk
 from despatch_desk.sandbox import DEMO_API_KEY, Fault
 
@@ -54,7 +54,8 @@ def test_invalid_scan_recorded_without_network(paths, sandbox):
 
 
 def test_recheck_resolves_history_row(paths, sandbox):
-    desk = Desk(paths, base_url=sandbox.url, api_key=DEMO_API_KEY)
+    desk = Desk(paths, base_url=sandbox.url, api_key=DEMO_API_KEY,
+                policy=RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.02))
     sandbox.add_fault(Fault("drop-after-commit", times=1))
     sandbox.add_fault(Fault("server-error", any_request=True, match="/consignments/"))
     assert desk.allocate("EC-000-DSK-001", "nextDay").kind is OutcomeKind.IN_DOUBT
