@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -28,6 +28,8 @@ def _font(base: QFont, scale: float, bold: bool = False) -> QFont:
 
 
 class ResultPanel(QFrame):
+    painted = Signal()  # after each paint (benchmarks: Enter -> result on screen)
+
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("resultPanel")
@@ -188,6 +190,7 @@ class ResultPanel(QFrame):
         super().paintEvent(event)
         self.paint_count += 1
         self.last_paint_at = time.perf_counter()
+        self.painted.emit()
 
 
 def _headline_for(outcome: Outcome) -> str:
