@@ -385,6 +385,7 @@ class HistoryView(QDialog):
         self.model.modelReset.connect(self._show_details)
         self.table.selectionModel().currentRowChanged.connect(self._show_details)
         self.apply_filter()
+        self.search_edit.setFocus()
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:

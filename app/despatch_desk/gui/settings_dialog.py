@@ -145,6 +145,7 @@ class SettingsDialog(QDialog):
         self._key_status_timer.timeout.connect(self.refresh_key_status)
         self._connect_validation()
         self._environment_changed()  # also validates and looks up the stored key
+        self.environment_combo.setFocus()
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
