@@ -140,8 +140,17 @@ def _in_pyside(dest: str) -> bool:
     return d.startswith(("PySide6/", "shiboken6/"))
 
 
+# Loaded at run time with dlopen/LoadLibrary, never linked, yet wanted: OpenSSL for Qt's TLS
+# backend (Windows and macOS PySide6 wheels may ship their own copy). Never orphan-pruned.
+_RUNTIME_LOADED = re.compile(r"^lib(ssl|crypto)[-.\d_a-z]*\.(dll|so[.\d]*|dylib)$", re.IGNORECASE)
+
+
 def _is_plugin_or_extension(entry: Entry) -> bool:
-    return entry[2] == "EXTENSION" or plugin_of(entry[0]) is not None
+    return (
+        entry[2] == "EXTENSION"
+        or plugin_of(entry[0]) is not None
+        or bool(_RUNTIME_LOADED.match(PurePath(_norm(entry[0])).name))
+    )
 
 
 def _framework_of(dest: str) -> str | None:

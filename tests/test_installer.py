@@ -211,6 +211,8 @@ def test_orphaned_pyside_libraries_are_dropped_and_linked_ones_kept():
         ("PySide6/Qt/plugins/platforms/libqxcb.so", "/src/libqxcb.so", "BINARY"),
         ("PySide6/Qt/lib/libQt6XcbQpa.so.6", "/src/libQt6XcbQpa.so.6", "BINARY"),
         ("libssl.so.3", "/usr/lib/libssl.so.3", "BINARY"),  # outside PySide6: never a candidate
+        ("PySide6/libssl-3-x64.dll", "/src/libssl-3-x64.dll", "BINARY"),  # dlopen'ed by Qt: kept
+        ("PySide6/opengl32sw.dll", "/src/opengl32sw.dll", "BINARY"),  # software GL: dropped
     ]
     imports = {
         "/src/QtWidgets.abi3.so": ["libQt6Widgets.so.6"],
@@ -218,8 +220,8 @@ def test_orphaned_pyside_libraries_are_dropped_and_linked_ones_kept():
         "/src/libqxcb.so": ["libQt6XcbQpa.so.6"],
     }
     kept, dropped = bundle_trim.prune_orphans(binaries, lambda src: [(n, None) for n in imports.get(src, [])])
-    assert [e[0] for e in dropped] == ["PySide6/Qt/lib/libQt6WaylandClient.so.6"]
-    assert len(kept) == len(binaries) - 1
+    assert [e[0] for e in dropped] == ["PySide6/Qt/lib/libQt6WaylandClient.so.6", "PySide6/opengl32sw.dll"]
+    assert len(kept) == len(binaries) - 2
 
 
 # --------------------------------------------------------------------------- Windows
