@@ -119,7 +119,7 @@ class Settings:
                 validate_base_url(self.custom_url)
             except Exception as exc:  # ConfigurationError: message is plain words
                 problems.append(str(exc))
-        codes = [g.code for g in self.service_groups]
+        codes = [g.code.lower() for g in self.service_groups]  # the server matches codes case-insensitively
         if len(codes) != len(set(codes)):
             problems.append("Two service groups have the same code.")
         for g in self.service_groups:
