@@ -14,7 +14,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from support import ON_CI, MemoryKeyring, need, need_tools  # noqa: F401  (re-exported)
+from support import MemoryKeyring
 
 
 @pytest.fixture(autouse=True)

@@ -2,8 +2,6 @@
 
 import csv
 import io
-import json
-import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 

@@ -11,8 +11,6 @@ import sqlite3  # noqa: E402
 import time  # noqa: E402
 from datetime import UTC, datetime, timedelta  # noqa: E402
 
-import keyring.backend  # noqa: E402
-import keyring.errors  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt, QTimer  # noqa: E402
 from PySide6.QtGui import QColor, QGuiApplication  # noqa: E402
@@ -32,25 +30,7 @@ from despatch_desk.gui.history_view import (  # noqa: E402
 )
 from despatch_desk.gui.theme import look_for  # noqa: E402
 from despatch_desk.settings import Paths, Settings  # noqa: E402
-
-
-class MemoryBackend(keyring.backend.KeyringBackend):
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.secrets.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if (service, username) not in self.secrets:
-            raise keyring.errors.PasswordDeleteError("not found")
-        del self.secrets[(service, username)]
+from support import MemoryKeyring as MemoryBackend  # noqa: E402
 
 
 @pytest.fixture

@@ -34,28 +34,10 @@ from despatch_desk.gui import qt_workers  # noqa: E402
 from despatch_desk.gui.settings_dialog import GROUPS_REFUSED, SettingsDialog  # noqa: E402
 from despatch_desk.settings import Paths, ServiceGroupConfig, Settings, SettingsStore  # noqa: E402
 
+from gui_support import closed_port  # noqa: E402
+from support import MemoryKeyring as MemoryBackend  # noqa: E402
+
 KEY = "k3y-For-Tests-0123456789abcdef"
-
-
-class MemoryBackend(keyring.backend.KeyringBackend):
-    """In-memory keyring (a real backend class: KeyStore treats it like any OS keyring)."""
-
-    priority = 1  # type: ignore[assignment]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service, username):
-        return self.secrets.get((service, username))
-
-    def set_password(self, service, username, password):
-        self.secrets[(service, username)] = password
-
-    def delete_password(self, service, username):
-        if (service, username) not in self.secrets:
-            raise keyring.errors.PasswordDeleteError("not found")
-        del self.secrets[(service, username)]
 
 
 class LockedBackend(MemoryBackend):
@@ -66,16 +48,6 @@ class LockedBackend(MemoryBackend):
 
     def set_password(self, service, username, password):
         raise keyring.errors.KeyringLocked("collection is locked")
-
-
-def closed_port() -> int:
-    import socket
-
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture
