@@ -368,3 +368,46 @@ def test_close_can_be_cancelled(qtbot, make_window, sandbox):
     w.close()
     assert w.isVisible() and w.runner.accepting
     wait_state(qtbot, w, "allocated")
+
+
+# --------------------------------------------------------------------------- the other windows
+
+
+def test_settings_dialog_changes_apply_and_focus_returns(qtbot, demo_window):
+    pytest.importorskip("despatch_desk.gui.settings_dialog")
+    from PySide6.QtCore import QTimer
+
+    from despatch_desk.gui.settings_dialog import SettingsDialog
+    from despatch_desk.settings import ServiceGroupConfig
+
+    w = demo_window
+    seen = []
+
+    def drive_dialog():
+        dialog = QApplication.activeModalWidget()
+        seen.append(type(dialog))
+        w.desk.settings.service_groups.append(ServiceGroupConfig("express", "Express"))
+        w.desk.settings.sounds = False
+        dialog.settings_changed.emit()
+        dialog.reject()
+
+    QTimer.singleShot(200, drive_dialog)
+    QTest.keyClick(w.scan_field, Qt.Key.Key_Comma, Qt.KeyboardModifier.ControlModifier)
+    if not seen:  # the shortcut needs an active window on some platforms: use the action
+        w.settings_action.trigger()
+    assert seen == [SettingsDialog]
+    assert w.group_combo.findData("express") >= 0
+    assert not w.sounds.enabled and not w.sounds_action.isChecked()
+    assert w.focusWidget() is w.scan_field  # the window's focus is back in the scan field
+
+
+def test_history_view_opens_and_focus_returns(qtbot, demo_window):
+    pytest.importorskip("despatch_desk.gui.history_view")
+    w = demo_window
+    scan(qtbot, w, "EC-000-DSK-001")
+    wait_state(qtbot, w, "allocated")
+    w.history_action.trigger()
+    view = w._history_view
+    assert view is not None and view.isVisible()
+    view.close()
+    qtbot.waitUntil(lambda: w.focusWidget() is w.scan_field, timeout=3000)

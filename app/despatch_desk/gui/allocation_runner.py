@@ -44,15 +44,20 @@ class Job:
     id: int = 0
     state: str = "queued"        # queued -> running -> done
     future: Future | None = None
+    result: Any = None
 
 
 class JobRunner(QObject):
     """Create in the GUI thread. ``job_started``/``job_finished``/``job_failed`` arrive there."""
 
     job_started = Signal(int)                 # job id
-    job_finished = Signal(int, object)        # job id, result
+    job_finished = Signal(int, object)        # job id, result (emitted in the GUI thread)
     job_failed = Signal(int, str)             # job id, plain-words error (a bug in a job)
     idle = Signal()                           # no job left in any lane
+    # Workers emit only the job id across threads; the result stays on the Job and is handed on by
+    # _deliver in the GUI thread. (Python objects queued across threads through an `object` signal
+    # upset PySide6 6.12's reference counts on Python 3.11: a crash at interpreter exit.)
+    _done = Signal(int)
 
     def __init__(self, max_parallel: int = 4, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -63,7 +68,7 @@ class JobRunner(QObject):
         self._max_parallel = max(1, int(max_parallel))
         self._executors: dict[str, ThreadPoolExecutor] = {}
         self._accepting = True
-        self.job_finished.connect(self._forget)
+        self._done.connect(self._deliver)
         self.job_failed.connect(self._forget)
 
     # ------------------------------------------------------------------ configuration
@@ -127,8 +132,19 @@ class JobRunner(QObject):
             # Release the key before the result is delivered: a re-scan after the result shows is new work.
             if job.key is not None and self._keys.get(job.key) == job.id:
                 del self._keys[job.key]
+        job.result = result
         job.state = "done"
-        self.job_finished.emit(job.id, result)
+        self._done.emit(job.id)
+
+    def _deliver(self, job_id: int) -> None:  # GUI thread
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        result, job.result = job.result, None
+        try:
+            self.job_finished.emit(job_id, result)
+        finally:
+            self._forget(job_id)
 
     # ------------------------------------------------------------------ state
     def job(self, job_id: int) -> Job | None:

@@ -782,6 +782,7 @@ class MainWindow(QMainWindow):
             dialog.exec()
         finally:
             dialog.deleteLater()
+            self.activateWindow()
             self.focus_scan()
 
     @Slot()
@@ -802,6 +803,10 @@ class MainWindow(QMainWindow):
         if self._history_view is None:
             self._history_view = HistoryView(self.desk, self)
             self._history_view.destroyed.connect(lambda *_: setattr(self, "_history_view", None))
+            if hasattr(self._history_view, "rechecked"):
+                self._history_view.rechecked.connect(self.refresh_in_doubt)
+            if hasattr(self._history_view, "finished"):  # a QDialog: back to the scan field when it closes
+                self._history_view.finished.connect(lambda *_: self.focus_scan())
         view = self._history_view
         if hasattr(view, "refresh"):
             view.refresh()
