@@ -547,6 +547,9 @@ class MainWindow(QMainWindow):
             self.first_run_text.setText(message)
         self.try_demo_button.setVisible(self.mode is not Mode.DEMO)
         self.first_run.show()
+        if self.result_panel.state == "idle":
+            self.result_panel.show_idle("Scans cannot be allocated yet: see the yellow panel above (Ctrl+, opens "
+                                        "Settings).")
 
     @Slot()
     def refresh_in_doubt(self) -> None:

@@ -195,7 +195,7 @@ class ResultPanel(QFrame):
 
 def _headline_for(outcome: Outcome) -> str:
     return {
-        OutcomeKind.NOT_ALLOCATED: "Not allocated: do not ship",
+        OutcomeKind.NOT_ALLOCATED: "Do not ship this consignment",
         OutcomeKind.INVALID_REFERENCE: "Not a consignment reference",
         OutcomeKind.UNAUTHORIZED: "SortedPRO refused the API key",
         OutcomeKind.UNREACHABLE: "SortedPRO could not be reached",

@@ -1,0 +1,249 @@
+"""Render the operator window in each state to ``docs/screenshots/`` (offscreen, real sandbox).
+
+    python tools/screenshots.py            # scale 1 and 2: NAME.png and NAME@2x.png
+    python tools/screenshots.py --scale 1.5
+
+States: idle, allocated, already-allocated, not-allocated, in-doubt, first-run, demo, settings,
+history. Every scan goes through the real UI path (keys into the scan field, Enter) against the
+built-in sandbox; the keyring is an in-memory one holding a dummy key, which the settings dialog
+masks (the script checks that the dummy never appears in any widget's text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "docs" / "screenshots"
+DUMMY_KEY = "dummy-key-MUST-NOT-APPEAR-0123456789"
+
+
+def _suffix(scale: float) -> str:
+    if scale == 1:
+        return ""
+    return f"@{scale:g}x"
+
+
+def render(scale: float, out: Path) -> list[Path]:
+    os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    os.environ["QT_SCALE_FACTOR"] = f"{scale:g}"
+    tmp = Path(tempfile.mkdtemp(prefix="desk-shots-"))
+    os.environ["DESPATCH_DESK_HOME"] = str(tmp / "home")
+    os.environ.pop("DESPATCH_DESK_API_URL", None)
+    os.environ.pop("DESPATCH_DESK_API_KEY", None)
+    sys.path.insert(0, str(ROOT / "app"))
+
+    import keyring
+    import keyring.backend
+    import keyring.errors
+
+    class MemoryKeyring(keyring.backend.KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.secrets: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service, username):
+            return self.secrets.get((service, username))
+
+        def set_password(self, service, username, password):
+            self.secrets[(service, username)] = password
+
+        def delete_password(self, service, username):
+            if (service, username) not in self.secrets:
+                raise keyring.errors.PasswordDeleteError("not found")
+            del self.secrets[(service, username)]
+
+    MemoryKeyring.__module__ = "screenshots"  # shown by the settings dialog as the backend's name
+    keyring.set_keyring(MemoryKeyring())
+
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
+    from PySide6.QtGui import QFont
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QWidget
+
+    from despatch_desk.core import RetryPolicy
+    from despatch_desk.desk import Desk
+    from despatch_desk.gui.app import make_qapplication, seed_demo_groups
+    from despatch_desk.gui.main_window import MainWindow, Mode
+    from despatch_desk.gui.sounds import SoundPlayer
+    from despatch_desk.sandbox import DEMO_API_KEY, Fault, SandboxServer
+    from despatch_desk.settings import Paths
+
+    app = make_qapplication([])
+    font = QFont("DejaVu Sans")
+    font.setPointSizeF(10)
+    app.setFont(font)
+    written: list[Path] = []
+
+    def spin(ms: int) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def wait(predicate, timeout_s: float = 10) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise SystemExit("screenshots: timed out waiting for the window")
+            spin(10)
+
+    def check_no_secret(widget: QWidget) -> None:
+        for child in [widget, *widget.findChildren(QWidget)]:
+            texts = []
+            if isinstance(child, QLabel):
+                texts.append(child.text())
+            if isinstance(child, QLineEdit) and child.echoMode() == QLineEdit.EchoMode.Normal:
+                texts.append(child.text())
+            texts.append(child.windowTitle())
+            for text in texts:
+                for secret in (DUMMY_KEY, DEMO_API_KEY):
+                    if secret and secret in (text or ""):
+                        raise SystemExit(f"screenshots: a key is visible in {type(child).__name__}")
+
+    def shot(widget: QWidget, name: str) -> None:
+        check_no_secret(widget)
+        spin(50)
+        path = out / f"{name}{_suffix(scale)}.png"
+        widget.grab().save(str(path))
+        written.append(path)
+
+    def scan(window: MainWindow, text: str) -> None:
+        QTest.keyClicks(window.scan_field, text)
+        QTest.keyClick(window.scan_field, Qt.Key.Key_Return)
+
+    def result(window: MainWindow, state: str) -> None:
+        wait(lambda: window.result_panel.state == state)
+        wait(lambda: window.runner.active_count(lane=None) == 0)
+
+    sandbox = SandboxServer().start()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        # -- the production look, talking to the sandbox
+        paths = Paths.default()
+        desk = Desk(paths, policy=RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.02))
+        seed_demo_groups(desk)
+        desk.settings.workstation = "packing-bench-2"
+        desk.settings.last_group = "nextDay"
+        desk.keystore.set(desk.origin, DUMMY_KEY)  # what the settings dialog will find (masked)
+        desk.set_overrides(base_url=sandbox.url, api_key=DEMO_API_KEY)
+        window = MainWindow(desk, mode=Mode.NORMAL, sounds=SoundPlayer(enabled=False))
+        window.resize(1100, 820)
+        window.show()
+        window.focus_scan()
+        wait(lambda: window.ready_checked and window.in_doubt_checked)
+        for ref in ("EC-000-DSK-003", "ec-000-dsk-012 "):
+            scan(window, ref)
+            result(window, "allocated")
+        scan(window, "EC-000-DSK-010")  # three packages: three tracking numbers
+        result(window, "allocated")
+        shot(window, "allocated")
+        scan(window, "EC-000-DSK-022")
+        result(window, "already_allocated")
+        shot(window, "already-allocated")
+        scan(window, "EC-000-DSK-021")
+        result(window, "not_allocated")
+        shot(window, "not-allocated")
+        sandbox.add_fault(Fault("drop-after-commit", any_request=True))
+        scan(window, "EC-000-DSK-007")
+        result(window, "in_doubt")
+        wait(lambda: window.in_doubt_bar.isVisible())
+        sandbox.clear_faults()
+        shot(window, "in-doubt")
+        QTest.keyClick(window.scan_field, Qt.Key.Key_Escape)
+        shot(window, "idle")
+
+        try:
+            from despatch_desk.gui.settings_dialog import SettingsDialog
+        except ImportError:
+            SettingsDialog = None  # noqa: N806
+        if SettingsDialog is not None:
+            dialog = SettingsDialog(desk, window)
+            dialog.show()
+            spin(600)
+            shot(dialog, "settings")
+            dialog.reject()
+        try:
+            from despatch_desk.gui.history_view import HistoryView
+        except ImportError:
+            HistoryView = None  # noqa: N806
+        if HistoryView is not None:
+            view = HistoryView(desk, window)
+            view.resize(1200, 700)
+            view.show()
+            if hasattr(view, "refresh"):
+                view.refresh()
+            spin(800)
+            shot(view, "history")
+            view.close()
+        window._close_ready = True
+        window.close()
+        wait(lambda: window.runner.active_count(lane=None) == 0)
+        desk.close()
+
+        # -- first run: no key stored
+        keyring.get_keyring().secrets.clear()
+        first_paths = Paths(paths.config_dir / "first", paths.data_dir / "first", paths.log_dir)
+        first = Desk(first_paths)
+        first_window = MainWindow(first, mode=Mode.NORMAL, sounds=SoundPlayer(enabled=False))
+        first_window.resize(1100, 820)
+        first_window.show()
+        wait(lambda: first_window.first_run.isVisible())
+        shot(first_window, "first-run")
+        first_window._close_ready = True
+        first_window.close()
+        wait(lambda: first_window.runner.active_count(lane=None) == 0)
+        first.close()
+
+        # -- demo mode
+        demo_paths = Paths(paths.config_dir / "demo", paths.data_dir / "demo", paths.log_dir)
+        demo = Desk(demo_paths)
+        demo.set_overrides(base_url=sandbox.url, api_key=DEMO_API_KEY)
+        seed_demo_groups(demo)
+        demo_window = MainWindow(demo, mode=Mode.DEMO, sounds=SoundPlayer(enabled=False))
+        demo_window.resize(1100, 820)
+        demo_window.show()
+        wait(lambda: demo_window.ready_checked)
+        QTest.keyClick(demo_window.scan_field, Qt.Key.Key_3, Qt.KeyboardModifier.ControlModifier)
+        scan(demo_window, "EC-000-DSK-016")
+        result(demo_window, "allocated")
+        shot(demo_window, "demo")
+        demo_window._close_ready = True
+        demo_window.close()
+        wait(lambda: demo_window.runner.active_count(lane=None) == 0)
+        demo.close()
+    finally:
+        sandbox.stop()
+    QApplication.processEvents()
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", type=float, action="append", help="render at this scale only (repeatable)")
+    parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    scales = args.scale or [1.0, 2.0]
+    if args.child:
+        for path in render(scales[0], args.out):
+            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        sys.stdout.flush()
+        os._exit(0)  # skip Qt teardown of a throwaway process
+    code = 0
+    for scale in scales:  # QT_SCALE_FACTOR must be set before the QApplication exists: one process each
+        proc = subprocess.run([sys.executable, __file__, "--child", "--scale", f"{scale:g}", "--out", str(args.out)],
+                              timeout=180)
+        code = code or proc.returncode
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
