@@ -215,6 +215,10 @@ class DeskApplication(QObject):
         super().__init__()
         self.paths = paths or Paths.default()
         self.log_file = setup_logging(self.paths.log_dir)
+        from . import SIGNAL_EMIT_BUG_WORKAROUND
+
+        if SIGNAL_EMIT_BUG_WORKAROUND:
+            log.info("PySide6 Signal.emit reference-count bug detected: workaround applied (see gui/__init__.py)")
         self.demo = demo
         self.session: DeskSession | None = None
         self._old_sessions: list[DeskSession] = []
