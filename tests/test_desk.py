@@ -82,3 +82,12 @@ def test_history_failure_does_not_lose_the_allocation(paths, sandbox):
         outcome = desk.allocate(f"EC-000-DSK-00{i}", "nextDay")
         assert outcome.ok
     assert "disk is full" in (desk.last_history_error or "")
+
+
+def test_environment_label_follows_the_url_in_use(paths, monkeypatch):
+    desk = Desk(paths)
+    assert desk.environment_label == "production"
+    desk.settings.environment = "sandbox"
+    assert desk.environment_label == "sandbox"
+    desk.set_overrides(base_url="http://127.0.0.1:9", api_key="k")
+    assert desk.environment_label == "custom"  # demo mode or tests: never shown as production

@@ -16,6 +16,7 @@ No Qt here: the GUI runs :meth:`AllocationWorkflow.allocate` on worker threads.
 from __future__ import annotations
 
 import enum
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -309,7 +310,7 @@ class AllocationWorkflow:
                            f"{ref} is {consignment.state or 'cancelled'}: it cannot be allocated.", **server)
         if state == "allocationfailed" and consignment.failed_allocation:
             failed = consignment.failed_allocation
-            reason = failed.message or _server_words(exc, summary) or "no reason given"
+            reason = _REDUNDANT_PREFIX.sub("", failed.message or _server_words(exc, summary) or "") or "no reason given"
             group = failed.group_reference or run.group
             return Outcome(OutcomeKind.NOT_ALLOCATED, ref, run.group,
                            f"No service in group {group} can take {ref}: {reason}", **server)
@@ -442,6 +443,9 @@ _ALLOCATED_STATES = {"allocated", "manifesting", "manifested", "manifestfailed",
 _ALLOCATING_STATES = {"allocating"}
 _RETRYABLE_STATES = {"unallocated", "allocationfailed"}
 _CANCELLED_STATES = {"cancelled", "cancelling"}
+# The server's reason often repeats what our sentence already says ("No carrier service in group
+# 'x' can take this consignment: <why>"): keep only the why.
+_REDUNDANT_PREFIX = re.compile(r"^no (carrier )?services? in (the )?(carrier service )?group\b[^:]*:\s*", re.I)
 
 
 def check_group_code(group: str) -> str | None:

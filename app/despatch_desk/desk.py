@@ -65,6 +65,25 @@ class Desk:
         return api.api_origin(self.base_url)
 
     @property
+    def environment_label(self) -> str:
+        """What the desk is really talking to: "production", "sandbox" or "custom" (from the URL in
+        use, so an override such as DESPATCH_DESK_API_URL or demo mode is never shown as production)."""
+        if self.origin == api.api_origin(api.PRODUCTION_URL):
+            return "production"
+        if self.origin == api.api_origin(api.SANDBOX_URL):
+            return "sandbox"
+        return "custom"
+
+    def record(self, outcome: Outcome) -> int | None:
+        """Record an outcome decided without the network (a scan refused on the spot)."""
+        try:
+            return self.history.record(outcome, workstation=self.settings.workstation, environment=self.origin)
+        except HistoryError as exc:
+            self.last_history_error = str(exc)
+            log.error("history: %s", exc)
+            return None
+
+    @property
     def history(self) -> History:
         with self._lock:
             if self._history is None:

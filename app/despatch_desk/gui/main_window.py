@@ -110,26 +110,8 @@ class ScanDispatcher(QObject):
     def _refuse(self, raw: str, group: str, reference: str | None, message: str) -> ScanDecision:
         """Not sent, but written to the audit history (on a worker: the history fsyncs)."""
         outcome = Outcome(OutcomeKind.INVALID_REFERENCE, reference, group, message, raw_scan=raw)
-        self.runner.submit(Job(fn=partial(_record_refused, self.desk, outcome), kind="record", lane=MISC_LANE))
+        self.runner.submit(Job(fn=partial(self.desk.record, outcome), kind="record", lane=MISC_LANE))
         return ScanDecision("invalid", raw, group, reference, outcome=outcome)
-
-
-def _record_refused(desk: Desk, outcome: Outcome) -> None:
-    try:
-        history = desk.history
-        row_id = history.begin(outcome.raw_scan, outcome.reference, outcome.group,
-                               workstation=desk.settings.workstation, environment=_origin(desk))
-        history.finish(row_id, outcome)
-    except Exception as exc:  # HistoryError: shown through desk.last_history_error
-        desk.last_history_error = str(exc)
-        log.error("history: %s", exc)
-
-
-def _origin(desk: Desk) -> str:
-    try:
-        return desk.origin
-    except Exception:
-        return desk.base_url
 
 
 # --------------------------------------------------------------------------- small widgets
@@ -485,7 +467,6 @@ class MainWindow(QMainWindow):
             return str(exc)
 
     def _update_environment(self) -> None:
-        settings = self.desk.settings
         title = APP_NAME
         self.env_tag.hide()
         if self.mode is Mode.DEMO:
@@ -493,7 +474,7 @@ class MainWindow(QMainWindow):
             self.env_banner.show()
             title = f"{APP_NAME} — DEMO (built-in sandbox)"
         else:
-            env = settings.environment_label
+            env = self.desk.environment_label
             if env == "sandbox":
                 self.env_banner.set("SANDBOX — SortedPRO test account: nothing is sent to carriers",
                                     theme.SANDBOX_BANNER)
