@@ -653,15 +653,7 @@ class HistoryView(QDialog):
 
     # ------------------------------------------------------------------ re-check
     def _start(self, fn, on_result, on_error, name: str) -> qt_workers.Job:
-        def done(callback):
-            def deliver(value):
-                self._jobs.discard(job)
-                callback(value)
-            return deliver
-
-        job = qt_workers.run_in_background(fn, done(on_result), done(on_error), receiver=self, name=name)
-        self._jobs.add(job)
-        return job
+        return qt_workers.run_tracked(self._jobs, fn, on_result, on_error, receiver=self, name=name)
 
     @Slot()
     def recheck_in_doubt(self) -> bool:

@@ -143,3 +143,18 @@ def running() -> int:
 def wait_for_all(timeout_ms: int = 10_000) -> bool:
     """Let the worker threads finish (shutdown, tests); results are delivered by the event loop later."""
     return pool().waitForDone(timeout_ms)
+
+
+def run_tracked(jobs: set[Job], fn: Callable[[], Any], on_result: Callable[[Any], None],
+                on_error: Callable[[BaseException], None], *, receiver: QObject, name: str = "") -> Job:
+    """:func:`run_in_background`, keeping the job in ``jobs`` (a widget's own set) until delivered,
+    so the widget can cancel what it started when it closes."""
+    def done(callback):
+        def deliver(value):
+            jobs.discard(job)
+            callback(value)
+        return deliver
+
+    job = run_in_background(fn, done(on_result), done(on_error), receiver=receiver, name=name)
+    jobs.add(job)
+    return job

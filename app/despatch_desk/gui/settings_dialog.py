@@ -606,15 +606,7 @@ class SettingsDialog(QDialog):
 
     # ------------------------------------------------------------------ background calls (test, fetch)
     def _start(self, fn, on_result, on_error, name: str) -> qt_workers.Job:
-        def done(callback):
-            def deliver(value):
-                self._jobs.discard(job)
-                callback(value)
-            return deliver
-
-        job = qt_workers.run_in_background(fn, done(on_result), done(on_error), receiver=self, name=name)
-        self._jobs.add(job)
-        return job
+        return qt_workers.run_tracked(self._jobs, fn, on_result, on_error, receiver=self, name=name)
 
     def _call_plan(self) -> tuple[str, str, str | None, api.Timeouts] | str:
         """(base URL, origin, entered key or None, timeouts) for a background call, or a problem in words."""
