@@ -148,3 +148,10 @@ def test_key_set_reads_stdin_never_argv(run, isolated_environment):
 def test_sandbox_command_help(run):
     out = run("sandbox", "--help")
     assert out.returncode == 0 and "--fault" in out.stdout
+
+
+def test_window_without_a_screen_says_so(isolated_environment):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env.update(DESPATCH_DESK_HOME=str(isolated_environment), PYTHONPATH=str(REPO / "app"))
+    out = subprocess.run([sys.executable, "-m", "despatch_desk"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 2 and "no screen" in out.stderr and "Traceback" not in out.stderr

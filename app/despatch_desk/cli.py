@@ -93,12 +93,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 def gui_main(demo: bool | None = None) -> int:
     if demo is None:
         demo = "--demo" in sys.argv[1:]
+    if _no_screen():
+        _err("There is no screen to open the window on (no DISPLAY or WAYLAND_DISPLAY). "
+             "Run it from the desktop, or use the commands: despatch-desk --help.")
+        return EXIT_USAGE
     try:
         from .gui.app import main as window_main
     except ImportError as exc:
         _err(f"The window cannot start: {exc}. Reinstall Despatch Desk.")
         return EXIT_USAGE
     return window_main(demo=demo)
+
+
+def _no_screen() -> bool:
+    """Linux/BSD without an X or Wayland display: Qt would abort with a plugin message."""
+    import os
+
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return False
+    return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
 def _guard(fn) -> int:

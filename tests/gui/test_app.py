@@ -90,9 +90,9 @@ def test_try_demo_mode_from_the_first_run_panel(qtbot, paths):
     session = desk_app.start()
     window = session.window
     try:
-        qtbot.waitUntil(lambda: window.first_run.isVisible(), timeout=5000)
+        qtbot.waitUntil(lambda: window.first_run.isVisible(), timeout=15000)
         window.try_demo_button.click()
-        qtbot.waitUntil(lambda: desk_app.session is not session, timeout=5000)
+        qtbot.waitUntil(lambda: desk_app.session is not session, timeout=15000)
         demo = desk_app.session
         assert demo.demo and demo.window.isVisible() and "DEMO" in demo.window.windowTitle()
         assert not window.isVisible()
