@@ -40,26 +40,11 @@ def render(scale: float, out: Path) -> list[Path]:
     sys.path.insert(0, str(ROOT / "app"))
 
     import keyring
-    import keyring.backend
-    import keyring.errors
+    sys.path.insert(0, str(ROOT / "tests"))
+    from support import MemoryKeyring as _TestKeyring
 
-    class MemoryKeyring(keyring.backend.KeyringBackend):
-        priority = 1  # type: ignore[assignment]
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.secrets: dict[tuple[str, str], str] = {}
-
-        def get_password(self, service, username):
-            return self.secrets.get((service, username))
-
-        def set_password(self, service, username, password):
-            self.secrets[(service, username)] = password
-
-        def delete_password(self, service, username):
-            if (service, username) not in self.secrets:
-                raise keyring.errors.PasswordDeleteError("not found")
-            del self.secrets[(service, username)]
+    class MemoryKeyring(_TestKeyring):
+        """The tests' in-memory keyring, named for what the settings dialog shows."""
 
     MemoryKeyring.__module__ = "screenshots"  # shown by the settings dialog as the backend's name
     keyring.set_keyring(MemoryKeyring())

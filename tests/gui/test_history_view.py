@@ -71,16 +71,6 @@ def open_view(qtbot):
     return factory
 
 
-@pytest.fixture
-def sandbox():
-    sandbox_mod = pytest.importorskip("despatch_desk.sandbox")
-    server = sandbox_mod.SandboxServer(api_key=sandbox_mod.DEMO_API_KEY, latency_ms=0, faults=()).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def record(desk: Desk, kind: OutcomeKind, reference: str | None, *, raw: str | None = None, group: str = "nextDay",
            when: datetime | None = None, **fields) -> int:
     history = desk.history

@@ -72,16 +72,6 @@ def make_desk(tmp_paths, qtbot):
 
 
 @pytest.fixture
-def sandbox():
-    sandbox_mod = pytest.importorskip("despatch_desk.sandbox")
-    server = sandbox_mod.SandboxServer(api_key=sandbox_mod.DEMO_API_KEY, latency_ms=0, faults=()).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def open_dialog(qtbot):
     def factory(desk: Desk) -> SettingsDialog:
         dialog = SettingsDialog(desk)

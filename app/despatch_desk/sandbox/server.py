@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import os
 import selectors
@@ -17,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterable
 from urllib.parse import unquote
 
+from ..api import is_loopback
 from .catalogue import Quote
 from .faults import Fault
 from .store import Allocation, ApiError, SandboxStore, parse_iso
@@ -93,12 +93,7 @@ def _shipping_text(shipping_iso: str) -> str:
 
 
 def is_loopback_host(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(host)
 
 
 # -- routing ------------------------------------------------------------------------------------
