@@ -185,3 +185,10 @@ def test_key_format_checks():
     for bad in ("", "a b", "x" * 2000, "ab\x00c"):
         with pytest.raises(CredentialError):
             check_key_format(bad)
+
+
+def test_auto_submit_pause_bounds():
+    assert Settings().auto_submit_ms == 300 and not Settings().validate()
+    assert not Settings(auto_submit_ms=0).validate()
+    assert any("pause" in p for p in Settings(auto_submit_ms=50).validate())
+    assert Settings.from_json({"auto_submit_ms": 0}).auto_submit_ms == 0

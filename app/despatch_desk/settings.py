@@ -83,6 +83,8 @@ class Settings:
     read_timeout_s: float = 30.0
     sounds: bool = True
     max_parallel: int = 4
+    # Scanners set to send no Enter/Tab: a complete reference followed by this pause is a scan.
+    auto_submit_ms: int = 300  # 0 = only Enter or Tab end a scan
 
     # -- derived
     @property
@@ -127,6 +129,8 @@ class Settings:
                 problems.append(f"Service group code '{g.code}' must be one word without / ? # or %.")
         if not 0.5 <= self.connect_timeout_s <= 120 or not 1 <= self.read_timeout_s <= 300:
             problems.append("Timeouts must be between 0.5 s and 300 s.")
+        if self.auto_submit_ms != 0 and not 100 <= self.auto_submit_ms <= 5000:
+            problems.append("The pause that ends a scan without Enter must be 0 (off) or 100 to 5000 ms.")
         if not 1 <= self.max_parallel <= 16:
             problems.append("Parallel allocations must be between 1 and 16.")
         if not self.workstation.strip() or len(self.workstation) > 64:

@@ -412,3 +412,45 @@ def test_history_view_opens_and_focus_returns(qtbot, demo_window):
     assert view is not None and view.isVisible()
     view.close()
     qtbot.waitUntil(lambda: w.focusWidget() is w.scan_field, timeout=3000)
+
+
+# --------------------------------------------------------------------------- scanners that send no Enter/Tab
+
+
+def test_complete_reference_without_terminator_is_scanned_after_a_pause(qtbot, demo_window, sandbox):
+    w = demo_window
+    w.scan_field.set_auto_submit_ms(100)
+    QTest.keyClicks(w.scan_field, "ec-000-dsk-001")  # no Enter, no Tab
+    qtbot.waitUntil(lambda: w.scan_field.text() == "", timeout=3000)
+    wait_state(qtbot, w, "allocated")
+    assert w.scan_field.scans_ended == 1
+
+
+def test_incomplete_text_waits_for_enter(qtbot, demo_window, sandbox):
+    w = demo_window
+    w.scan_field.set_auto_submit_ms(100)
+    QTest.keyClicks(w.scan_field, "EC-000-DSK-00")
+    qtbot.wait(400)  # four pauses long: nothing may happen on its own
+    assert w.scan_field.text() == "EC-000-DSK-00" and w.scan_field.scans_ended == 0
+    assert not [r for r in sandbox.recorded() if r.method == "PUT"]
+    QTest.keyClicks(w.scan_field, "1")
+    QTest.keyClick(w.scan_field, Qt.Key.Key_Return)
+    wait_state(qtbot, w, "allocated")
+
+
+def test_terminated_scan_is_not_submitted_twice_by_the_pause(qtbot, demo_window, sandbox):
+    w = demo_window
+    w.scan_field.set_auto_submit_ms(100)
+    scan(qtbot, w, "EC-000-DSK-001")
+    wait_state(qtbot, w, "allocated")
+    qtbot.wait(300)
+    assert w.scan_field.scans_ended == 1
+    assert len([r for r in sandbox.recorded() if r.method == "PUT"]) == 1
+
+
+def test_auto_submit_can_be_switched_off(qtbot, demo_window, sandbox):
+    w = demo_window
+    w.scan_field.set_auto_submit_ms(0)
+    QTest.keyClicks(w.scan_field, "EC-000-DSK-001")
+    qtbot.wait(500)
+    assert w.scan_field.text() == "EC-000-DSK-001" and w.scan_field.scans_ended == 0

@@ -403,6 +403,7 @@ class MainWindow(QMainWindow):
             widget.blockSignals(False)
         self._update_sounds_button()
         self.runner.set_max_parallel(settings.max_parallel)
+        self.scan_field.set_auto_submit_ms(settings.auto_submit_ms)
         self._reload_groups()
         self._update_environment()
         self.workstation_label.setText(f"Workstation: {settings.workstation}")

@@ -2,6 +2,9 @@
 
 * Enter, keypad Enter **and** Tab end a scan: the text is handed on, the field is cleared at once.
   Tab is caught in :meth:`event` so it never moves the focus away.
+* A scanner set to send no terminator: once the text is a complete reference and the keys pause
+  for ``auto_submit_ms`` (300 ms by default; scanners type a character every few ms), it is a scan.
+  An incomplete or foreign text is never submitted this way: it waits for Enter or Tab.
 * Esc acknowledges the result on screen (``acknowledge``).
 * Ctrl+1…9 choose a service group, Ctrl+Up / Ctrl+Down (and Ctrl+PgUp / Ctrl+PgDown) step
   through them: plain arrows stay the field's own. The field accepts these keys before any
@@ -10,9 +13,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QKeyEvent
 from PySide6.QtWidgets import QLineEdit, QWidget
+
+from ..references import REFERENCE_RE, normalise_scan
 
 _TERMINATORS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab, Qt.Key.Key_Backtab}
 _DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}
@@ -45,6 +50,29 @@ class ScanField(QLineEdit):
         self.setFont(font)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.scans_ended = 0
+        self._pause = QTimer(self)
+        self._pause.setSingleShot(True)
+        self._pause.timeout.connect(self._pause_ended)
+        self.set_auto_submit_ms(300)
+        self.textEdited.connect(self._text_edited)
+
+    def set_auto_submit_ms(self, ms: int) -> None:
+        """0 turns auto-submit off; otherwise the pause after a complete reference that ends a scan."""
+        self.auto_submit_ms = max(0, int(ms))
+        self._pause.stop()
+        if self.auto_submit_ms:
+            self._pause.setInterval(self.auto_submit_ms)
+
+    def _text_edited(self, text: str) -> None:
+        # Every keystroke restarts the pause, so a scanner burst is never cut in the middle.
+        if self.auto_submit_ms and REFERENCE_RE.fullmatch(normalise_scan(text)):
+            self._pause.start()
+        else:
+            self._pause.stop()
+
+    def _pause_ended(self) -> None:
+        if REFERENCE_RE.fullmatch(normalise_scan(self.text())):
+            self._end_scan()
 
     # Tab never reaches QWidget's focus chain: it ends a scan.
     def event(self, event: QEvent) -> bool:
@@ -81,6 +109,7 @@ class ScanField(QLineEdit):
         super().keyPressEvent(event)
 
     def _end_scan(self) -> None:
+        self._pause.stop()
         text = self.text()
         self.clear()  # ready for the next scan at once
         if text.strip():

@@ -320,6 +320,15 @@ class SettingsDialog(QDialog):
         self.sounds_check = QCheckBox("&Play sounds for results", page)
         self.sounds_check.setAccessibleName("Play sounds for results")
         form.addRow("", self.sounds_check)
+        self.auto_submit_spin = QSpinBox(page)
+        self.auto_submit_spin.setRange(0, 5000)
+        self.auto_submit_spin.setSingleStep(50)
+        self.auto_submit_spin.setSuffix(" ms")
+        self.auto_submit_spin.setSpecialValueText("off: Enter or Tab only")
+        self.auto_submit_spin.setAccessibleName("Pause that ends a scan without Enter, in milliseconds")
+        self.auto_submit_spin.setAccessibleDescription(
+            "For scanners that send no Enter or Tab: a complete reference followed by this pause is a scan. 0 turns it off.")
+        form.addRow(self._buddy("Scan ends wit&hout Enter after:", self.auto_submit_spin), self.auto_submit_spin)
         layout.addLayout(form)
 
         advanced = QGroupBox("Advanced", page)
@@ -366,6 +375,7 @@ class SettingsDialog(QDialog):
         self.connect_timeout_spin.setValue(settings.connect_timeout_s)
         self.read_timeout_spin.setValue(settings.read_timeout_s)
         self.parallel_spin.setValue(settings.max_parallel)
+        self.auto_submit_spin.setValue(settings.auto_submit_ms)
         self._update_group_buttons()
 
     def _connect_validation(self) -> None:
@@ -412,6 +422,7 @@ class SettingsDialog(QDialog):
         settings.connect_timeout_s = round(self.connect_timeout_spin.value(), 1)
         settings.read_timeout_s = float(self.read_timeout_spin.value())
         settings.max_parallel = self.parallel_spin.value()
+        settings.auto_submit_ms = self.auto_submit_spin.value()
         return settings
 
     def chosen_base_url(self) -> str | None:
