@@ -186,3 +186,16 @@ def test_sound_player_never_raises(method, tmp_path):
     player.play("warning")
     assert player.played == ["failure", "success"]
     player.close()
+
+
+def test_first_run_panel_says_not_ready_until_a_key_is_stored(qtbot, paths):
+    desk_app = DeskApplication(demo=False, paths=paths)
+    session = desk_app.start()
+    window = session.window
+    try:
+        qtbot.waitUntil(lambda: window.first_run.isVisible(), timeout=15000)
+        assert window.result_panel.text().startswith("NOT READY")
+    finally:
+        window._close_ready = True
+        window.close()
+        desk_app.shutdown()

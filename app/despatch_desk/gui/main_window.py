@@ -515,6 +515,8 @@ class MainWindow(QMainWindow):
         if problem is None or self.mode is Mode.DEMO:
             self.key_problem = None
             self.first_run.hide()
+            if self.result_panel.state == "idle":
+                self.result_panel.show_idle()  # back to READY once a key works
             return
         kind, message = problem
         self.key_problem = message
@@ -531,7 +533,7 @@ class MainWindow(QMainWindow):
         self.first_run.show()
         if self.result_panel.state == "idle":
             self.result_panel.show_idle("Scans cannot be allocated yet: see the yellow panel above (Ctrl+, opens "
-                                        "Settings).")
+                                        "Settings).", word="NOT READY")
 
     @Slot()
     def refresh_in_doubt(self) -> None:

@@ -92,8 +92,9 @@ class ResultPanel(QFrame):
         return "\n".join(label.text() for label in self._labels if label.text())
 
     # ------------------------------------------------------------------ showing things
-    def show_idle(self, hint: str = "Scan a consignment barcode. Enter or Tab ends a scan.") -> None:
-        self._set(theme.IDLE, word="READY", headline="", reference="", tracking="", message=hint,
+    def show_idle(self, hint: str = "Scan a consignment barcode. Enter or Tab ends a scan.", *,
+                  word: str = "READY") -> None:
+        self._set(theme.IDLE, word=word, headline="", reference="", tracking="", message=hint,
                   extra=(), job_id=None, outcome=None, reference_value=None)
 
     def show_allocating(self, reference: str, group: str, job_id: int | None = None, queued: bool = False) -> None:
