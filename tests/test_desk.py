@@ -91,3 +91,11 @@ def test_environment_label_follows_the_url_in_use(paths, monkeypatch):
     assert desk.environment_label == "sandbox"
     desk.set_overrides(base_url="http://127.0.0.1:9", api_key="k")
     assert desk.environment_label == "custom"  # demo mode or tests: never shown as production
+
+
+def test_malformed_key_from_the_environment_is_a_key_problem(paths, sandbox, monkeypatch):
+    monkeypatch.setenv("DESPATCH_DESK_API_KEY", "two words")
+    desk = Desk(paths, base_url=sandbox.url)
+    outcome = desk.allocate("EC-000-DSK-001", "nextDay")
+    assert outcome.kind is OutcomeKind.UNAUTHORIZED and "spaces" in outcome.message
+    assert sandbox.recorded() == []

@@ -126,8 +126,11 @@ class Desk:
                 except api.ConfigurationError as exc:
                     raise DeskNotReady(exc.message, OutcomeKind.UNREACHABLE) from None
                 key = self.api_key()
-                self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
-                                                   max_connections=max(4, self.settings.max_parallel * 2))
+                try:
+                    self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
+                                                       max_connections=max(4, self.settings.max_parallel * 2))
+                except api.ConfigurationError as exc:  # e.g. a key with spaces from DESPATCH_DESK_API_KEY
+                    raise DeskNotReady(exc.message) from None
                 self._workflow = AllocationWorkflow(self._client, self.policy, stop_event=self.stop_event)
             return self._workflow
 
