@@ -81,7 +81,7 @@ def test_already_allocated_says_to_whom(sandbox, wf):
     outcome = wf.allocate(ALREADY, "nextDay")
     assert outcome.kind is OutcomeKind.ALREADY_ALLOCATED
     assert "already allocated to" in outcome.message and "group nextDay" in outcome.message
-    assert outcome.service_name and outcome.carrier_name  # carrier resolved via /carrierservices
+    assert outcome.service_name and outcome.carrier_name
     assert outcome.carrier_name in outcome.message
     assert len(puts(sandbox)) == 1
 
@@ -328,3 +328,29 @@ def test_dot_segments_cannot_escape_their_place(sandbox, wf):
     assert outcome.kind is OutcomeKind.NOT_ALLOCATED
     [put] = puts(sandbox)
     assert put.raw_path == f"/allocation/{FRESH}/allocatewithservicegroup/%2E%2E"
+
+
+def test_carrier_name_falls_back_to_carrier_services_list():
+    """A consignment detail with neither a carrier in Allocation nor legs: ask /carrierservices once."""
+    import httpx
+
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.method == "PUT":
+            return httpx.Response(400, json={"Code": "OperationFailed", "Message": "already allocated"})
+        if request.url.path == "/carrierservices":
+            return httpx.Response(200, json={"MpdCarrierServices": [
+                {"Reference": "SWP_NDAY", "Name": "Next Day", "CarrierName": "Swift Parcels"}]})
+        return httpx.Response(200, json={"Reference": FRESH, "ConsignmentState": "Allocated", "Allocation": {
+            "CarrierServiceGroupReference": "nextDay", "MpdCarrierServiceReference": "SWP_NDAY",
+            "MpdCarrierServiceName": "Next Day"}})
+
+    client = api.SortedProClient("https://api.example.test", "k", transport=httpx.MockTransport(handler))
+    w = AllocationWorkflow(client, FAST)
+    for _ in range(2):
+        outcome = w.allocate(FRESH, "nextDay")
+        assert outcome.kind is OutcomeKind.ALREADY_ALLOCATED
+        assert outcome.carrier_name == "Swift Parcels" and "Swift Parcels Next Day" in outcome.message
+    assert calls.count("/carrierservices") == 1  # cached

@@ -15,7 +15,7 @@ import ssl
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -404,9 +404,14 @@ def parse_consignment(data: Any, reference: str) -> Consignment:
             message=_str(_get(failed_raw, "Message")),
         )
     tracking: dict[str, None] = {}
-    for leg in _list(_get(data, "ConsignmentLegs", "Legs")):
+    legs = [leg for leg in _list(_get(data, "ConsignmentLegs", "Legs")) if isinstance(leg, Mapping)]
+    for leg in legs:
         for ref in _tracking(leg):
             tracking.setdefault(ref, None)
+    if allocation is not None and not allocation.carrier_name and legs:
+        # The allocation block may lack the carrier; the first leg often names it.
+        allocation = replace(allocation, carrier_name=_str(_get(legs[0], "CarrierName")),
+                             carrier_reference=allocation.carrier_reference or _str(_get(legs[0], "CarrierReference")))
     for package in _list(_get(data, "Packages")):
         for ref in _tracking(package):
             tracking.setdefault(ref, None)
