@@ -740,7 +740,7 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 
 
 def _reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
+    text = str(exc).strip().rstrip(".") or type(exc).__name__  # it goes inside our own sentence
     return text[:200]
 
 

@@ -200,7 +200,7 @@ def _headline_for(outcome: Outcome) -> str:
         OutcomeKind.INVALID_REFERENCE: "Not a consignment reference",
         OutcomeKind.UNAUTHORIZED: "SortedPRO refused the API key",
         OutcomeKind.UNREACHABLE: "SortedPRO could not be reached",
-        OutcomeKind.IN_DOUBT: "Do not ship until it is re-checked",
+        OutcomeKind.IN_DOUBT: "Answer lost: kept in the in-doubt list to re-check",
     }.get(outcome.kind, "")
 
 
