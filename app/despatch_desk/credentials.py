@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 
 from . import APP_ID
+from .errors import EXIT_KEY, DeskError
 
 SERVICE = APP_ID
 ENV_API_KEY = "DESPATCH_DESK_API_KEY"
@@ -24,8 +25,10 @@ _UNUSABLE_BACKENDS = {"keyring.backends.fail.Keyring", "keyring.backends.null.Ke
 _lock = threading.Lock()  # some backends (Secret Service over D-Bus) are not thread-safe
 
 
-class CredentialError(Exception):
-    """Key storage problem, in plain words for the operator."""
+class CredentialError(DeskError):
+    """Key storage or key format problem, in plain words for the operator (exit code 3)."""
+
+    exit_code = EXIT_KEY
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .core import Outcome, OutcomeKind
+from .errors import EXIT_USAGE, DeskError
 
 PENDING = "pending"
 
@@ -59,8 +60,10 @@ CSV_COLUMNS = (
 )
 
 
-class HistoryError(Exception):
-    """The history could not be read or written; plain words."""
+class HistoryError(DeskError):
+    """The history could not be read or written; plain words (exit code 2: the desk is not ready to record)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import APP_ID
+from .errors import EXIT_USAGE, DeskError
 from .api import PRODUCTION_URL, SANDBOX_URL, Timeouts, validate_base_url
 
 log = logging.getLogger("despatch_desk.settings")
@@ -25,8 +26,10 @@ ENV_API_URL = "DESPATCH_DESK_API_URL"
 ENVIRONMENTS = ("production", "sandbox", "custom")
 
 
-class SettingsError(Exception):
-    """A settings problem in plain words."""
+class SettingsError(DeskError):
+    """A settings problem in plain words (exit code 2)."""
+
+    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +88,11 @@ class Settings:
     max_parallel: int = 4
     # Scanners set to send no Enter/Tab: a complete reference followed by this pause is a scan.
     auto_submit_ms: int = 300  # 0 = only Enter or Tab end a scan
+    scan_deadline_s: float = 60.0  # one deadline per scan: request, looks and polls together (5..600)
+    printer_uri: str = ""
+    label_format: str = "zpl"  # zpl | pdf
+    auto_print: bool = True
+    proxy: str = "system"
 
     # -- derived
     @property
