@@ -2,8 +2,12 @@
 
 import csv
 import io
+import os
 import sqlite3
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import keyring.backends.fail
 import keyring.backends.null
@@ -23,18 +27,29 @@ def _outcome(kind=OutcomeKind.ALLOCATED, ref="EC-000-05B-MMA", **kw):
 # ---------------------------------------------------------------- history
 
 def test_attempt_is_on_disk_before_it_is_sent_and_survives_a_kill(paths):
-    h = History(paths.history_file)
-    row = h.begin("ec-000-05b-mma", "EC-000-05B-MMA", "nextDay", workstation="bench-1", environment="https://x")
-    # A second connection (another process after a kill) sees the pending row.
+    # A real desk process writes a pending row and is killed before it can finish it.
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from despatch_desk.history import History\n"
+         "h = History(sys.argv[1]); print(h.begin('ec-000-05b-mma', 'EC-000-05B-MMA', 'nextDay', workstation='bench-1',"
+         " environment='https://x'), flush=True); sys.stdin.read()", str(paths.history_file)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=_child_env())
+    row = int(child.stdout.readline())
+    # A second connection (another process) sees the pending row while the desk still runs.
     other = sqlite3.connect(paths.history_file)
     assert other.execute("SELECT outcome FROM attempts WHERE id=?", (row,)).fetchone() == ("pending",)
     other.close()
+    child.kill()
+    child.wait(timeout=30)
     h2 = History(paths.history_file)  # the desk restarts without finishing
     assert h2.mark_interrupted() == 1
     assert h2.get(row).outcome == "in_doubt" and "stopped" in h2.get(row).message
     assert [r.id for r in h2.in_doubt()] == [row]
     mode = h2._db.execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def _child_env():
+    return dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1] / "app"))
 
 
 def test_finish_resolve_search_and_filters(paths):

@@ -9,54 +9,28 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import history_schema as schema
 from .core import Outcome, OutcomeKind
 from .errors import EXIT_USAGE, DeskError
 
 PENDING = "pending"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS attempts (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    started_at TEXT NOT NULL,
-    finished_at TEXT,
-    workstation TEXT NOT NULL DEFAULT '',
-    environment TEXT NOT NULL DEFAULT '',
-    raw_scan TEXT NOT NULL DEFAULT '',
-    reference TEXT,
-    group_code TEXT NOT NULL DEFAULT '',
-    outcome TEXT NOT NULL,
-    recovered INTEGER NOT NULL DEFAULT 0,
-    carrier_name TEXT,
-    carrier_reference TEXT,
-    service_name TEXT,
-    service_reference TEXT,
-    tracking TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL DEFAULT '',
-    server_message TEXT,
-    server_code TEXT,
-    correlation_id TEXT,
-    http_status INTEGER,
-    duration_ms REAL,
-    resolved_at TEXT,
-    resolution TEXT
-);
-CREATE INDEX IF NOT EXISTS attempts_reference ON attempts(reference);
-CREATE INDEX IF NOT EXISTS attempts_started ON attempts(started_at);
-CREATE INDEX IF NOT EXISTS attempts_outcome ON attempts(outcome);
-"""
-
 CSV_COLUMNS = (
     "id", "started_at", "finished_at", "workstation", "environment", "reference", "group_code", "outcome",
     "recovered", "carrier_name", "service_name", "service_reference", "tracking", "message", "server_message",
     "server_code", "correlation_id", "http_status", "duration_ms", "resolved_at", "resolution", "raw_scan",
+    # version 2 (appended: spreadsheets keyed on the old columns keep working)
+    "action", "batch_id", "undoes_id", "undone_by_id", "label_status", "label_printer", "label_format", "label_at",
+    "label_error", "price_net", "price_gross", "price_currency", "expected_delivery",
 )
 
 
@@ -91,6 +65,22 @@ class HistoryRow:
     duration_ms: float | None
     resolved_at: datetime | None
     resolution: str | None
+    # version 2: defaults so rows built by hand (tests, older callers) still work
+    pid: int | None = None
+    host: str | None = None
+    action: str = "allocate"
+    undoes_id: int | None = None
+    undone_by_id: int | None = None
+    batch_id: str | None = None
+    label_status: str | None = None
+    label_printer: str | None = None
+    label_format: str | None = None
+    label_at: datetime | None = None
+    label_error: str | None = None
+    price_net: float | None = None
+    price_gross: float | None = None
+    price_currency: str | None = None
+    expected_delivery: str | None = None
 
     @property
     def kind(self) -> OutcomeKind | None:
@@ -101,8 +91,9 @@ class HistoryRow:
 
     def as_dict(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__slots__}
-        for key in ("started_at", "finished_at", "resolved_at"):
-            data[key] = data[key].isoformat() if data[key] else None
+        for key, value in data.items():
+            if isinstance(value, datetime):
+                data[key] = value.isoformat()
         data["tracking"] = list(self.tracking)
         return data
 
@@ -116,36 +107,38 @@ def _dt(text: str | None) -> datetime | None:
 
 
 def _friendly(exc: sqlite3.Error, path: Path) -> str:
-    text = str(exc)
-    if "full" in text.lower():
-        return f"The disk is full: the scan history ({path}) cannot be written. Free some space."
-    if "locked" in text.lower() or "busy" in text.lower():
-        return "The scan history is busy (another program has it open). Try again."
-    if "readonly" in text.lower() or "read-only" in text.lower():
-        return f"The scan history ({path}) is read-only: check the folder's permissions."
-    return f"The scan history ({path}) could not be used: {text}."
+    return schema.plain_words(exc, path)
 
 
 class History:
-    """Thread-safe (one connection, one lock): workers record while the GUI reads."""
+    """Thread-safe (one connection, one lock): workers record while the GUI reads.
+
+    ``notice`` holds plain words for the operator when opening had to do something they should
+    know about (a damaged or empty file kept aside and a new one started, an upgrade);
+    ``recovered_from`` is where the damaged file went.
+    """
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self.notice: str | None = None
+        self.recovered_from: Path | None = None
+        self.backup: Path | None = None
+        self.upgraded_from: int | None = None
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, timeout=5.0,
-                                       isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: an attempt written is on disk before the request goes out (audit trail).
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            msg = _friendly(exc, self.path) if isinstance(exc, sqlite3.Error) else \
-                f"The scan history ({self.path}) could not be opened: {exc.strerror or exc}."
-            raise HistoryError(msg) from None
+            opened = schema.open_history(path)
+        except schema.NewerHistory as exc:
+            raise HistoryError(
+                f"The scan history ({self.path}) was written by a newer Despatch Desk (history version "
+                f"{exc.version}; this one knows up to {schema.LATEST_VERSION}). Install the newer version; "
+                "the history was not changed.") from None
+        except sqlite3.Error as exc:
+            raise HistoryError(_friendly(exc, self.path)) from None
+        except OSError as exc:
+            raise HistoryError(f"The scan history ({self.path}) could not be opened: {exc.strerror or exc}.") from None
+        self._db = opened.db
+        self.notice, self.recovered_from = opened.notice, opened.recovered_from
+        self.backup, self.upgraded_from = opened.backup, opened.upgraded_from
 
     def close(self) -> None:
         with self._lock:
@@ -160,17 +153,23 @@ class History:
 
     # -- writing
     def begin(self, raw_scan: str, reference: str | None, group: str, *, workstation: str = "",
-              environment: str = "", started_at: datetime | None = None) -> int:
-        """Record that a scan is about to be sent; returns the row id to :meth:`finish`."""
+              environment: str = "", started_at: datetime | None = None, action: str = "allocate",
+              batch_id: str | None = None) -> int:
+        """Record that a scan is about to be sent; returns the row id to :meth:`finish`.
+
+        The row carries this process's id and host name, so another desk opening the history
+        knows the row is still being worked on (see :meth:`mark_interrupted`)."""
         cur = self._execute(
-            "INSERT INTO attempts (started_at, workstation, environment, raw_scan, reference, group_code, outcome)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO attempts (started_at, workstation, environment, raw_scan, reference, group_code, outcome,"
+            " pid, host, action, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (_iso(started_at or datetime.now(UTC)), workstation, environment, raw_scan[:200], reference, group,
-             PENDING),
+             PENDING, os.getpid(), schema.current_host(), action, batch_id),
         )
         return int(cur.lastrowid)
 
     def finish(self, row_id: int, outcome: Outcome) -> None:
+        if _not_recorded(outcome):
+            return  # "nothing was sent because nothing could be written": never a row of its own
         self._execute(
             "UPDATE attempts SET finished_at=?, reference=COALESCE(?, reference), outcome=?, recovered=?,"
             " carrier_name=?, carrier_reference=?, service_name=?, service_reference=?, tracking=?, message=?,"
@@ -181,8 +180,10 @@ class History:
              outcome.correlation_id, outcome.http_status, round(outcome.duration_ms, 1), row_id),
         )
 
-    def record(self, outcome: Outcome, *, workstation: str = "", environment: str = "") -> int:
-        """Begin + finish in one go (for outcomes that never went to the network)."""
+    def record(self, outcome: Outcome, *, workstation: str = "", environment: str = "") -> int | None:
+        """Begin + finish in one go (for outcomes that never went to the network); None for ``not_recorded``."""
+        if _not_recorded(outcome):
+            return None
         row_id = self.begin(outcome.raw_scan, outcome.reference, outcome.group, workstation=workstation,
                             environment=environment, started_at=outcome.started_at)
         self.finish(row_id, outcome)
@@ -199,13 +200,36 @@ class History:
         )
 
     def mark_interrupted(self) -> int:
-        """Rows left ``pending`` by a desk that stopped mid-flight become ``in_doubt``."""
-        cur = self._execute(
-            "UPDATE attempts SET outcome=?, finished_at=?, message=? WHERE outcome=?",
-            (OutcomeKind.IN_DOUBT.value, _iso(datetime.now(UTC)),
-             "The desk stopped before SortedPRO's answer arrived; check whether it was allocated.", PENDING),
-        )
-        return cur.rowcount
+        """Rows left ``pending`` by a desk that stopped mid-flight become ``in_doubt``.
+
+        Only rows whose own process is gone: a row with no pid (written before version 2), or
+        written on this host by a process that no longer runs. A live desk's pending row (the
+        window allocating while ``despatch-desk history`` runs) is left alone, and so are rows
+        of another host sharing the file: that host's desk judges its own rows."""
+        host = schema.current_host()
+        with self._lock:
+            try:
+                pending = self._db.execute("SELECT id, pid, host FROM attempts WHERE outcome=?", (PENDING,)).fetchall()
+            except sqlite3.Error as exc:
+                raise HistoryError(_friendly(exc, self.path)) from None
+        orphans = [r["id"] for r in pending
+                   if r["pid"] is None or (r["host"] in (None, host) and not schema.process_alive(int(r["pid"])))]
+        marked = 0
+        for row_id in orphans:
+            cur = self._execute(
+                "UPDATE attempts SET outcome=?, finished_at=?, message=? WHERE id=? AND outcome=?",
+                (OutcomeKind.IN_DOUBT.value, _iso(datetime.now(UTC)),
+                 "The desk stopped before SortedPRO's answer arrived; check whether it was allocated.", row_id,
+                 PENDING),
+            )
+            marked += cur.rowcount
+        return marked
+
+    def unresolved_for(self, reference: str) -> list[HistoryRow]:
+        """Rows of this reference still ``pending`` or ``in_doubt`` and not resolved, newest first."""
+        return self._rows(
+            "SELECT * FROM attempts WHERE reference=? AND outcome IN (?, ?) AND resolved_at IS NULL ORDER BY id DESC",
+            (reference, PENDING, OutcomeKind.IN_DOUBT.value))
 
     # -- reading
     def get(self, row_id: int) -> HistoryRow | None:
@@ -281,6 +305,10 @@ class History:
         return write_csv(rows, target)
 
 
+def _not_recorded(outcome: Outcome) -> bool:
+    return outcome.kind.value == "not_recorded"
+
+
 def write_csv(rows: Iterable[HistoryRow], fh: Any) -> int:
     writer = csv.writer(fh)
     writer.writerow(CSV_COLUMNS)
@@ -308,14 +336,28 @@ def _is_number(text: str) -> bool:
         return False
 
 
+def _tracking(text: str | None) -> tuple[str, ...]:
+    return tuple(text.split()) if text else ()
+
+
+# How a column's stored value becomes the HistoryRow field of the same name; the rest are as stored.
+_CONVERT: dict[str, Any] = {
+    "started_at": lambda v: _dt(v) or datetime.now(UTC),
+    "finished_at": _dt, "resolved_at": _dt, "label_at": _dt,
+    "recovered": bool,
+    "tracking": _tracking,
+    "action": lambda v: v or "allocate",
+}
+_FIELDS = tuple(f.name for f in fields(HistoryRow))
+
+
 def _row(r: sqlite3.Row) -> HistoryRow:
-    return HistoryRow(
-        id=r["id"], started_at=_dt(r["started_at"]) or datetime.now(UTC), finished_at=_dt(r["finished_at"]),
-        workstation=r["workstation"], environment=r["environment"], raw_scan=r["raw_scan"],
-        reference=r["reference"], group_code=r["group_code"], outcome=r["outcome"], recovered=bool(r["recovered"]),
-        carrier_name=r["carrier_name"], carrier_reference=r["carrier_reference"], service_name=r["service_name"],
-        service_reference=r["service_reference"], tracking=tuple(r["tracking"].split()) if r["tracking"] else (),
-        message=r["message"], server_message=r["server_message"], server_code=r["server_code"],
-        correlation_id=r["correlation_id"], http_status=r["http_status"], duration_ms=r["duration_ms"],
-        resolved_at=_dt(r["resolved_at"]), resolution=r["resolution"],
-    )
+    """Mapped by column name, so a new column is one field in HistoryRow (and one migration)."""
+    present = set(r.keys())
+    values = {}
+    for name in _FIELDS:
+        if name in present:
+            value = r[name]
+            convert = _CONVERT.get(name)
+            values[name] = convert(value) if convert else value
+    return HistoryRow(**values)
