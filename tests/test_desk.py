@@ -69,19 +69,25 @@ def test_recheck_resolves_history_row(paths, sandbox):
     assert desk.history.get(row.id).resolution
 
 
-def test_history_failure_does_not_lose_the_allocation(paths, sandbox):
+def test_a7_history_unwritable_sends_nothing(paths, sandbox):
+    """Record, then send: a pending row that cannot be written means no PUT at all."""
     desk = Desk(paths, base_url=sandbox.url, api_key=DEMO_API_KEY)
     db = desk.history._db
     db.execute(f"PRAGMA max_page_count = {db.execute('PRAGMA page_count').fetchone()[0]}")
-    try:  # fill the last page: the disk is now "full"
-        for _ in range(1000):
-            db.execute("INSERT INTO attempts (started_at, outcome, raw_scan) VALUES ('x', 'x', ?)", ("x" * 150,))
-    except Exception:
-        pass
+    for size in (150, 20, 0):  # fill the last page to the brim: the disk is now "full"
+        try:
+            for _ in range(1000):
+                db.execute("INSERT INTO attempts (started_at, outcome, raw_scan) VALUES ('x', 'x', ?)", ("x" * size,))
+        except Exception:
+            pass
     for i in range(1, 4):
         outcome = desk.allocate(f"EC-000-DSK-00{i}", "nextDay")
-        assert outcome.ok
+        assert outcome.kind is OutcomeKind.NOT_RECORDED, outcome
+        assert "nothing was sent" in outcome.message and "in-doubt" not in outcome.message
+    assert [r for r in sandbox.recorded() if r.method == "PUT"] == []
+    assert sandbox.consignment("EC-000-DSK-001")["ConsignmentState"] == "Unallocated"
     assert "disk is full" in (desk.last_history_error or "")
+    desk.close()
 
 
 def test_environment_label_follows_the_url_in_use(paths, monkeypatch):

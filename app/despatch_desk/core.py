@@ -25,9 +25,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from . import api
+from .cancel import CancelToken
+from .errors import EXIT_UNREACHABLE, DeskError
 from .references import InvalidReference, parse_reference
 
 _GROUP_CODE_MAX = 100
+
+#: How long after a PUT was *sent* it is presumed able to still take effect at SortedPRO.
+#: The desk stops listening after the read timeout (30 s by default), but SortedPRO goes on
+#: quoting carriers and committing after that: its own request lifetime is not documented, and the
+#: gateways in front of hosted APIs commonly let a backend request run for up to about two minutes
+#: more. So: 30 s read timeout + 90 s of server-side processing = 120 s. Until then an
+#: "Unallocated" look is not proof that the first PUT failed: no second PUT, no final "not allocated".
+COMMIT_WINDOW_S = 120.0
 
 
 class OutcomeKind(enum.StrEnum):
@@ -38,6 +48,7 @@ class OutcomeKind(enum.StrEnum):
     UNAUTHORIZED = "unauthorized"
     UNREACHABLE = "unreachable"
     IN_DOUBT = "in_doubt"
+    NOT_RECORDED = "not_recorded"  # the pending row could not be written, so nothing was sent
 
     @property
     def label(self) -> str:
@@ -52,6 +63,7 @@ _KIND_LABELS = {
     OutcomeKind.UNAUTHORIZED: "API key refused",
     OutcomeKind.UNREACHABLE: "SortedPRO unreachable",
     OutcomeKind.IN_DOUBT: "In doubt",
+    OutcomeKind.NOT_RECORDED: "Not sent: history unavailable",
 }
 
 
@@ -117,10 +129,15 @@ class RetryPolicy:
     rate_limit_default_wait_s: float = 2.0
     poll_interval_s: float = 0.5       # after a 202 / while Allocating
     poll_timeout_s: float = 30.0
+    scan_deadline_s: float = 60.0      # one deadline per scan: the PUT, the looks and the polls
+    commit_window_s: float = COMMIT_WINDOW_S
 
 
-class Cancelled(Exception):
+class Cancelled(DeskError):
     """The workflow was asked to stop while waiting (the desk is closing)."""
+
+    def __init__(self, message: str = "The desk was asked to stop.") -> None:
+        super().__init__(message, exit_code=EXIT_UNREACHABLE)
 
 
 class AllocationWorkflow:
@@ -131,21 +148,36 @@ class AllocationWorkflow:
         client: api.SortedProClient,
         policy: RetryPolicy | None = None,
         *,
-        stop_event: threading.Event | None = None,
+        closing: CancelToken | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.policy = policy or RetryPolicy()
-        self.stop_event = stop_event or threading.Event()
+        self.closing = closing or CancelToken()
         self._clock = clock
         self._carrier_names: dict[str, tuple[str | None, str | None]] | None = None
         self._carrier_lock = threading.Lock()
 
+    @property
+    def stop_event(self) -> _StopEventView:
+        """Compatibility: ``stop_event.set()`` / ``is_set()`` act on the closing token."""
+        return _StopEventView(self.closing)
+
+    def scan_token(self, cancel: CancelToken | None = None) -> CancelToken:
+        """The token one scan runs under: the caller's (cut to the scan deadline) or a child of closing."""
+        return (cancel or self.closing).child(timeout=self.policy.scan_deadline_s)
+
     # ------------------------------------------------------------------ public
-    def allocate(self, raw_scan: str, group: str) -> Outcome:
+    def allocate(self, raw_scan: str, group: str, *, cancel: CancelToken | None = None,
+                 prior_attempt: bool = False, prior_sent_at: datetime | None = None) -> Outcome:
+        """One scan, within one deadline. ``prior_attempt``: an earlier attempt on this reference may
+        have been sent (look first; ``prior_sent_at`` says when, for the commit window)."""
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
-        run = _Run(raw_scan=raw_scan, group=group)
+        run = _Run(raw_scan=raw_scan, group=group, token=self.scan_token(cancel),
+                   prior_attempt=prior_attempt or prior_sent_at is not None)
+        if prior_sent_at is not None:
+            run.first_sent_at = self._monotonic_of(prior_sent_at)
         try:
             outcome = self._allocate(run)
         except Cancelled:
@@ -153,24 +185,48 @@ class AllocationWorkflow:
         return replace(outcome, raw_scan=raw_scan, started_at=started_at,
                        duration_ms=(time.perf_counter() - t0) * 1000, attempts=run.puts)
 
-    def recheck(self, reference: str, group: str) -> Outcome:
-        """Resolve an in-doubt scan by looking at what the server holds. Never sends a PUT."""
+    def recheck(self, reference: str, group: str, *, cancel: CancelToken | None = None,
+                sent_at: datetime | None = None) -> Outcome:
+        """Resolve an in-doubt scan by looking at what the server holds. Never sends a PUT.
+
+        ``sent_at``: when the uncertain PUT went out; while it may still take effect (the commit
+        window), "Unallocated" stays in doubt."""
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
-        run = _Run(raw_scan=reference, group=group, reference=reference, sent=True)
+        run = _Run(raw_scan=reference, group=group, reference=reference, sent=True,
+                   token=self.scan_token(cancel), prior_attempt=True)
+        if sent_at is not None:
+            run.first_sent_at = self._monotonic_of(sent_at)
         try:
-            consignment = self._look(run)
+            outcome = self._recheck(run)
         except Cancelled:
-            consignment = None
-        if consignment is None:
-            outcome = self._in_doubt(run, "Still cannot reach SortedPRO to check this consignment.")
-        elif consignment.state_key in _ALLOCATED_STATES:
-            outcome = self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=True)
-        elif consignment.state_key in _ALLOCATING_STATES:
-            outcome = self._in_doubt(run, "SortedPRO is still allocating this consignment. Check again shortly.")
-        else:
-            outcome = self._explain(run, consignment, None)
+            outcome = self._in_doubt(run, "The check was stopped before SortedPRO answered.")
         return replace(outcome, started_at=started_at, duration_ms=(time.perf_counter() - t0) * 1000)
+
+    def _recheck(self, run: _Run) -> Outcome:
+        consignment = self._look(run)
+        if consignment is None:
+            return self._in_doubt(run, "Still cannot reach SortedPRO to check this consignment.")
+        if consignment.state_key in _ALLOCATED_STATES:
+            return self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=True)
+        if consignment.state_key in _ALLOCATING_STATES:
+            return self._in_doubt(run, "SortedPRO is still allocating this consignment. Check again shortly.")
+        if consignment.state_key in _RETRYABLE_STATES and self._may_still_commit(run):
+            return self._in_doubt(run, "SortedPRO may still be working on it (the request was sent "
+                                       f"{self._since_sent(run):.0f} s ago).")
+        return self._explain(run, consignment, None)
+
+    def _monotonic_of(self, when: datetime) -> float:
+        """A wall-clock moment on this desk's monotonic clock (for the commit window)."""
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        return self._clock() - max(0.0, (datetime.now(UTC) - when).total_seconds())
+
+    def _may_still_commit(self, run: _Run) -> bool:
+        return run.first_sent_at is not None and self._since_sent(run) < self.policy.commit_window_s
+
+    def _since_sent(self, run: _Run) -> float:
+        return self._clock() - run.first_sent_at if run.first_sent_at is not None else float("inf")
 
     # ------------------------------------------------------------------ the flow
     def _allocate(self, run: _Run) -> Outcome:
@@ -186,7 +242,7 @@ class AllocationWorkflow:
         connect_failures = 0
         rate_limits = 0
         while True:
-            self._check_stop()
+            self._check_stop(run)
             try:
                 run.puts += 1
                 summary = self.client.allocate_with_service_group(run.reference, run.group)
@@ -195,7 +251,7 @@ class AllocationWorkflow:
                 connect_failures += 1
                 if connect_failures >= self.policy.connect_attempts:
                     return self._unreachable(run, exc)
-                self._wait(self._backoff(connect_failures))
+                self._wait(run, self._backoff(connect_failures))
                 continue
             except api.RateLimited as exc:
                 rate_limits += 1
@@ -204,7 +260,7 @@ class AllocationWorkflow:
                     return self._outcome_from_error(run, OutcomeKind.UNREACHABLE, exc,
                                                     "SortedPRO is limiting requests right now; nothing was allocated. "
                                                     "Scan it again in a minute.")
-                self._wait(wait)
+                self._wait(run, wait)
                 continue
             except api.Unauthorized as exc:
                 return self._outcome_from_error(run, OutcomeKind.UNAUTHORIZED, exc,
@@ -261,7 +317,7 @@ class AllocationWorkflow:
                 return self._explain(run, consignment, None)
             if self._clock() + self.policy.poll_interval_s > deadline:
                 break
-            self._wait(self.policy.poll_interval_s)
+            self._wait(run, self.policy.poll_interval_s)
         return self._in_doubt(
             run, f"SortedPRO accepted the allocation but had not finished after {self.policy.poll_timeout_s:.0f} s.")
 
@@ -404,11 +460,11 @@ class AllocationWorkflow:
             except (api.NotSent, api.InDoubt, api.ServerError, api.UnexpectedAnswer):
                 if attempt == self.policy.connect_attempts:
                     return None
-                self._wait(self._backoff(attempt))
+                self._wait(run, self._backoff(attempt))
             except api.RateLimited as exc:
                 if attempt == self.policy.connect_attempts:
                     return None
-                self._wait(min(exc.retry_after or self.policy.rate_limit_default_wait_s,
+                self._wait(run, min(exc.retry_after or self.policy.rate_limit_default_wait_s,
                                self.policy.rate_limit_max_wait_s))
             except api.ApiError:
                 return None
@@ -417,12 +473,12 @@ class AllocationWorkflow:
     def _backoff(self, attempt: int) -> float:
         return min(self.policy.backoff_initial_s * (2 ** (attempt - 1)), self.policy.backoff_max_s)
 
-    def _wait(self, seconds: float) -> None:
-        if self.stop_event.wait(max(0.0, seconds)):
+    def _wait(self, run: _Run, seconds: float) -> None:
+        if run.token.wait(max(0.0, seconds)):
             raise Cancelled
 
-    def _check_stop(self) -> None:
-        if self.stop_event.is_set():
+    def _check_stop(self, run: _Run) -> None:
+        if run.token.cancelled:
             raise Cancelled
 
 
@@ -436,6 +492,27 @@ class _Run:
     last_error: api.ApiError | None = None
     refusal_error: api.ApiResponseError | None = None
     refusal_summary: api.AllocationSummary | None = None
+    token: CancelToken = field(default_factory=CancelToken)
+    prior_attempt: bool = False
+    first_sent_at: float | None = None  # monotonic time the first maybe-committed PUT went out
+
+
+class _StopEventView:
+    """``threading.Event``-like face of a cancel token, for callers written against ``stop_event``."""
+
+    def __init__(self, token: CancelToken) -> None:
+        self._token = token
+
+    def set(self) -> None:
+        self._token.cancel("stopped")
+
+    def is_set(self) -> bool:
+        return self._token.cancelled
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._token.wait(timeout if timeout is not None else 1e9)
+
+
 
 
 _ALLOCATED_STATES = {"allocated", "manifesting", "manifested", "manifestfailed", "intransit", "delivered",

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import replace
 from . import api
-from .core import AllocationWorkflow, Outcome, OutcomeKind, RetryPolicy
+from .cancel import CancelToken
+from .core import AllocationWorkflow, Outcome, OutcomeKind, RetryPolicy, _StopEventView
 from .credentials import CredentialError, KeyStore
 from .history import History, HistoryError
 from .references import InvalidReference, parse_reference
@@ -48,7 +50,7 @@ class Desk:
         self._base_url_override = base_url
         self._api_key_override = api_key
         self.policy = policy or RetryPolicy()
-        self.stop_event = threading.Event()
+        self.closing = CancelToken()  # every scan's token is a child: stop() ends every wait
         self._lock = threading.Lock()
         self._client: api.SortedProClient | None = None
         self._workflow: AllocationWorkflow | None = None
@@ -112,7 +114,7 @@ class Desk:
         self.reconfigure()
 
     def reconfigure(self) -> None:
-        """Settings or key changed: the next call builds a fresh client."""
+        """Settings or key changed: the next call builds a fresh client (the desk stays usable)."""
         with self._lock:
             old, self._client, self._workflow = self._client, None, None
         if old is not None:
@@ -125,28 +127,45 @@ class Desk:
                     base_url = api.validate_base_url(self.base_url)
                 except api.ConfigurationError as exc:
                     raise DeskNotReady(exc.message, OutcomeKind.UNREACHABLE) from None
-                key = self.api_key()
-                try:
-                    self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
-                                                       max_connections=max(4, self.settings.max_parallel * 2))
-                except api.ConfigurationError as exc:  # e.g. a key with spaces from DESPATCH_DESK_API_KEY
-                    raise DeskNotReady(exc.message) from None
-                self._workflow = AllocationWorkflow(self._client, self.policy, stop_event=self.stop_event)
+                if self._client is None:  # reopen() keeps the client and only renews the token
+                    key = self.api_key()
+                    try:
+                        self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
+                                                           max_connections=max(4, self.settings.max_parallel * 2))
+                    except api.ConfigurationError as exc:  # e.g. a key with spaces from DESPATCH_DESK_API_KEY
+                        raise DeskNotReady(exc.message) from None
+                self._workflow = AllocationWorkflow(self._client, self._policy(), closing=self.closing)
             return self._workflow
+
+    def _policy(self) -> RetryPolicy:
+        """The retry policy with the desk's scan deadline (a setting, when the settings have it)."""
+        deadline = getattr(self.settings, "scan_deadline_s", None)
+        if isinstance(deadline, (int, float)) and deadline > 0 and self.policy.scan_deadline_s == RetryPolicy.scan_deadline_s:
+            return replace(self.policy, scan_deadline_s=float(deadline))
+        return self.policy
 
     def client(self) -> api.SortedProClient:
         return self.workflow().client
 
     # ------------------------------------------------------------------ the scan path
-    def allocate(self, raw_scan: str, group: str) -> Outcome:
-        """Allocate one scan and record it. Never raises for anything an operator can cause."""
+    def allocate(self, raw_scan: str, group: str, *, cancel: CancelToken | None = None,
+                 prior_attempt: bool | None = None) -> Outcome:
+        """Allocate one scan and record it. Never raises for anything an operator can cause.
+
+        ``cancel``: the scan's token (the GUI makes one per scan from :attr:`closing`); None means a
+        child of :attr:`closing` with the scan deadline. ``prior_attempt``: None asks the history."""
         try:
             reference: str | None = parse_reference(raw_scan).reference
         except InvalidReference:
             reference = None
-        row_id = self._begin(raw_scan, reference, group)
         try:
-            outcome = self.workflow().allocate(raw_scan, group)
+            row_id = self._begin(raw_scan, reference, group)
+        except HistoryError as exc:
+            return Outcome(OutcomeKind.NOT_RECORDED, reference, group,
+                           f"The scan history cannot be written ({exc}): nothing was sent. "
+                           "Fix the disk, then scan again.", raw_scan=raw_scan)
+        try:
+            outcome = self.workflow().allocate(raw_scan, group, cancel=cancel, prior_attempt=bool(prior_attempt))
         except DeskNotReady as exc:
             outcome = Outcome(exc.kind, reference, group, exc.message, raw_scan=raw_scan)
         except Exception as exc:  # a bug must not lose the scan: it is kept as in doubt
@@ -158,24 +177,25 @@ class Desk:
         self._finish(row_id, outcome)
         return outcome
 
-    def recheck(self, row_id: int) -> Outcome:
+    def recheck(self, row_id: int, *, cancel: CancelToken | None = None) -> Outcome:
         """Look up an in-doubt history row on the server and record what it holds."""
         row = self.history.get(row_id)
         if row is None or not row.reference:
             raise DeskNotReady("That history entry has no consignment reference to check.", OutcomeKind.INVALID_REFERENCE)
-        outcome = self.workflow().recheck(row.reference, row.group_code)
+        outcome = self.workflow().recheck(row.reference, row.group_code, cancel=cancel, sent_at=row.started_at)
         if outcome.kind is not OutcomeKind.IN_DOUBT:
             self.history.resolve(row_id, outcome)
         return outcome
 
-    def _begin(self, raw_scan: str, reference: str | None, group: str) -> int | None:
+    def _begin(self, raw_scan: str, reference: str | None, group: str) -> int:
+        """Write the pending row; :class:`HistoryError` means nothing may be sent."""
         try:
             return self.history.begin(raw_scan, reference, group, workstation=self.settings.workstation,
                                       environment=self.origin)
         except HistoryError as exc:
             self.last_history_error = str(exc)
             log.error("history: %s", exc)
-            return None
+            raise
 
     def _finish(self, row_id: int | None, outcome: Outcome) -> None:
         if row_id is None:
@@ -192,9 +212,20 @@ class Desk:
         return self.client().list_service_groups()
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def stop_event(self) -> _StopEventView:
+        """Compatibility for callers written against the old Event: acts on :attr:`closing`."""
+        return _StopEventView(self.closing)
+
     def stop(self) -> None:
-        """Ask running workflows to stop waiting (backoff, 429, polling); in-flight calls finish."""
-        self.stop_event.set()
+        """End every wait of every running scan (backoff, 429, polls, socket reads) within a slice."""
+        self.closing.cancel("the desk is closing")
+
+    def reopen(self) -> None:
+        """A fresh closing token, so the desk works again after :meth:`stop` (a cancelled batch, tests)."""
+        with self._lock:
+            self.closing = CancelToken()
+            self._workflow = None  # the next scan builds a workflow on the new token
 
     def close(self) -> None:
         self.stop()
