@@ -11,7 +11,9 @@ parcel i of n with its weight, the shipping date and service group, and a black 
   The ``dpi`` of the request is ignored (vector output).
 * ZPL: one ``^XA ... ^XZ`` block per package, ``^PW``/``^LL`` = 4 x 6 inch at the requested dpi
   (default 203), every coordinate and font size scaled from a 203-dpi design, ``^BC`` barcode,
-  ``^CI28`` (UTF-8 field data).
+  ``^CI28`` (UTF-8 field data). Like carriers' files, the bytes are not plain ASCII lines: blocks are
+  separated by CRLF (lines inside a block end in LF), and each label has a UTF-8 "é" and a ``^FH``
+  hex-escaped field, so printing code is tested on keeping every byte as it is.
 """
 
 from __future__ import annotations
@@ -296,10 +298,12 @@ def render_zpl(info: LabelInfo, dpi: int = 203) -> str:
         lines += [
             text(40, 944, 26, f"Parcel {parcel.index} of {parcel.count}   {parcel.weight_kg:g} kg"),
             text(40, 980, 26, f"Ship {info.ship_date}   Group {info.group_reference}", 50),
+            # Non-ASCII on purpose: a literal UTF-8 "É" and ^FH's _E2_80_94 (an em dash).
+            f"^FO{d(40)},{d(1016)}^A0N,{d(22)},{d(22)}^FH^FDÉtiquette sandbox _E2_80_94 {_zpl_field(info.reference)}^FS",
             f"^FO{d(16)},{length - d(16) - d(80)}^GB{width - 2 * d(16)},{d(80)},{d(80)}^FS",
             f"^FO{d(16)},{length - d(16) - d(58)}^FR^A0N,{d(40)},{d(36)}^FB{width - 2 * d(16)},1,0,C^FD{BANNER}^FS",
             "^PQ1",
             "^XZ",
         ]
         blocks.append("\n".join(lines))
-    return "\n".join(blocks) + "\n"
+    return "\r\n".join(blocks) + "\r\n"  # CRLF between blocks, as Windows-made carrier files have
