@@ -33,6 +33,7 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
     "garbage-200": "allocation performed, 200 with a non-JSON HTML body",
     "unauthorized": "401 from the API gateway (any request)",
     "servicegroups-forbidden": "403 on GET /servicegroups",
+    "label-not-ready": "404 LabelNotFound on GET /labels/... until `delay` seconds (default 0.5) after the allocation",
 }
 
 FAULT_NAMES: tuple[str, ...] = tuple(FAULT_DESCRIPTIONS)
@@ -40,9 +41,11 @@ FAULT_NAMES: tuple[str, ...] = tuple(FAULT_DESCRIPTIONS)
 #: Which requests a fault applies to by default: "any", "allocate" or "servicegroups".
 DEFAULT_SCOPE: dict[str, str] = {name: "allocate" for name in FAULT_NAMES}
 DEFAULT_SCOPE.update({"rate-limit": "any", "unauthorized": "any", "servicegroups-forbidden": "servicegroups"})
+DEFAULT_SCOPE["label-not-ready"] = "label"  # GET /labels/... only; `times` counts the label requests it sees
 
 #: Default `delay` (seconds) for the faults that use one.
 DEFAULT_DELAY: dict[str, float] = {"slow-after-commit": 3.0, "accepted-202": 0.3}
+DEFAULT_DELAY["label-not-ready"] = 0.5
 
 
 @dataclass

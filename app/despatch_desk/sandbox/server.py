@@ -293,6 +293,7 @@ class SandboxServer:
         self.store = SandboxStore(seed=seed)
         self._seed = seed
         self._faults: list[Fault] = []
+        self._allocated_at: dict[str, float] = {}  # reference -> time.monotonic() of its allocation (label-not-ready)
         self._fault_lock = threading.Lock()
         for f in faults:
             self.add_fault(f)
@@ -521,7 +522,7 @@ class SandboxServer:
             h.send(_apim(401, APIM_INVALID_KEY, [("WWW-Authenticate", _www_auth())]))
             return
         route = _resolve(method, raw_path)
-        fault = self._take_fault(route.kind, decoded)
+        fault = self._take_fault("label" if route.handler == "label" else route.kind, decoded)
         reply = self._with_fault(fault, route, method)
         if reply is not None:
             h.send(reply)
@@ -545,6 +546,11 @@ class SandboxServer:
             return _error(500, "InternalServerError", "An unexpected error occurred. Please try again later.")
         if name == "html-502":
             return _Reply(502, HTML_502, "text/html")
+        if name == "label-not-ready":
+            since = self._allocated_at.get(route.params[0].upper()) if route.params else None
+            if since is not None and time.monotonic() - since < fault.effective_delay:
+                return _error(404, "LabelNotFound", f"The label for consignment {route.params[0]} is not ready yet")
+            return self._answer(route, method)
         if name == "drop-before-commit":
             return _Reply(0, drop=True)
         if name == "accepted-202":
@@ -599,6 +605,7 @@ class SandboxServer:
         detail = {"Rel": "detail", "Href": f"{base}/consignments/{a.reference}"}
         if a.allocated:
             assert a.service is not None
+            self._allocated_at[a.reference.upper()] = time.monotonic()
             summary = {
                 "StatusCode": 200,
                 "ApiLinks": [detail, {"Rel": "label", "Href": f"{base}/labels/{a.reference}"}],
