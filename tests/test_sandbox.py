@@ -727,7 +727,7 @@ def test_fault_names_and_parse():
     assert set(FAULT_NAMES) == {
         "rate-limit", "server-error", "server-error-after-commit", "html-502", "drop-after-commit",
         "drop-before-commit", "slow-after-commit", "accepted-202", "garbage-200", "unauthorized",
-        "servicegroups-forbidden",
+        "servicegroups-forbidden", "label-not-ready",
     }
     f = Fault.parse("drop-after-commit:2")
     assert (f.name, f.times) == ("drop-after-commit", 2)
