@@ -23,7 +23,7 @@ PDF_FILE_DPI = 203  # when printing into a PDF file (tests, previews): a Zebra G
 
 def _ensure_app() -> None:
     from PySide6.QtCore import QCoreApplication
-    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
 
     if QCoreApplication.instance() is not None:
         return
@@ -31,7 +31,8 @@ def _ensure_app() -> None:
     if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         args += ["-platform", "offscreen"]
     global _app
-    _app = QGuiApplication(args)  # kept for the process: Qt allows one, and printing may come again
+    # A QApplication, not a QGuiApplication: a window opened later in this process needs widgets.
+    _app = QApplication(args)  # kept for the process: Qt allows one, and printing may come again
 
 
 _app = None

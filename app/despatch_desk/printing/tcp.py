@@ -16,11 +16,12 @@ _CHUNK = 64 * 1024
 def send_raw(host: str, port: int, data: bytes, token: CancelToken, *, where: str) -> None:
     """Connect, send every byte, close our side. Raises :class:`PrinterError` in plain words."""
     token.raise_if_cancelled()
+    connect_timeout = max(0.05, token.bound(CONNECT_TIMEOUT_S))
     try:
-        sock = socket.create_connection((host, port), timeout=max(0.05, token.bound(CONNECT_TIMEOUT_S)))
+        sock = socket.create_connection((host, port), timeout=connect_timeout)
     except TimeoutError:
         raise PrinterError(
-            f"The printer at {where} did not answer within {token.bound(CONNECT_TIMEOUT_S):.0f} s: "
+            f"The printer at {where} did not answer within {connect_timeout:.3g} s: "
             "is it switched on and on the network? Nothing was sent."
         ) from None
     except socket.gaierror:
