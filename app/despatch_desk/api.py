@@ -9,18 +9,22 @@ The allocation workflow in :mod:`despatch_desk.core` builds its safety rules on 
 from __future__ import annotations
 
 import ipaddress
-import json
 import logging
 import ssl
 import time
 import uuid
+import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
+
+from . import bounded
+from .cancel import Cancelled, CancelToken
+from .errors import EXIT_KEY, EXIT_NOT_DONE, EXIT_UNREACHABLE, EXIT_USAGE, DeskError
+from .sanitize import NO_MASK, KeyMask, clean_text, load_json
 
 log = logging.getLogger("despatch_desk.api")
 
@@ -34,20 +38,24 @@ LABEL_FORMATS = ("PDF", "ZPL", "ZPLII")
 # --------------------------------------------------------------------------- errors
 
 
-class ApiError(Exception):
-    """Base of every client error. ``str(err)`` is a plain sentence for an operator."""
+class ApiError(DeskError):
+    """Base of every client error. ``str(err)`` is a plain sentence for an operator.
+
+    ``cancelled``: the desk itself stopped the call (its token was cancelled or the client closed)."""
 
     reached_server: bool | None = True
+    exit_code = EXIT_UNREACHABLE
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, cancelled: bool = False) -> None:
         super().__init__(message)
-        self.message = message
+        self.cancelled = cancelled
 
 
 class ConfigurationError(ApiError):
     """The request cannot be made as configured (bad URL, plain HTTP to a remote host)."""
 
     reached_server = False
+    exit_code = EXIT_USAGE
 
 
 class NotSent(ApiError):
@@ -88,6 +96,8 @@ class ApiResponseError(ApiError):
 class Refused(ApiResponseError):
     """A 4xx: SortedPRO understood and refused (wrong state, unknown group, ...)."""
 
+    exit_code = EXIT_NOT_DONE
+
 
 class NotFound(Refused):
     """404: no such consignment (or route) for this account."""
@@ -95,6 +105,8 @@ class NotFound(Refused):
 
 class Unauthorized(ApiResponseError):
     """401/403: the API key is missing, wrong or not allowed to do this."""
+
+    exit_code = EXIT_KEY
 
 
 class RateLimited(ApiResponseError):
@@ -117,351 +129,12 @@ class UnexpectedAnswer(ApiResponseError):
     reached_server = None
 
 
-# --------------------------------------------------------------------------- models
-
-
-@dataclass(frozen=True, slots=True)
-class Leg:
-    number: int | None
-    carrier_reference: str | None
-    carrier_name: str | None
-    carrier_service_reference: str | None
-    tracking_references: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class AllocationSummary:
-    """The body of a 200 (or 202) from an allocation call."""
-
-    http_status: int
-    status_code: int | None
-    description: str | None
-    carrier_reference: str | None
-    carrier_name: str | None
-    carrier_service_reference: str | None
-    carrier_service_name: str | None
-    legs: tuple[Leg, ...]
-    links: Mapping[str, str]
-    consignment_reference: str | None
-
-    @property
-    def succeeded(self) -> bool:
-        """True when the summary reports an allocation (not a refusal inside a 200)."""
-        if self.http_status == 202:
-            return False
-        if self.status_code is not None and not 200 <= self.status_code < 300:
-            return False
-        return bool(self.carrier_service_reference or self.carrier_service_name or self.carrier_name)
-
-    @property
-    def tracking_references(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for leg in self.legs:
-            for ref in leg.tracking_references:
-                seen.setdefault(ref, None)
-        return tuple(seen)
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    net: float | None
-    gross: float | None
-    vat: float | None
-    currency: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Allocation:
-    group_reference: str | None
-    group_name: str | None
-    service_reference: str | None
-    service_name: str | None
-    carrier_name: str | None
-    carrier_reference: str | None
-    allocated_at: datetime | None
-    price: Money | None
-
-
-@dataclass(frozen=True, slots=True)
-class FailedAllocation:
-    group_reference: str | None
-    service_reference: str | None
-    attempted_at: datetime | None
-    message: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Consignment:
-    reference: str
-    state: str | None
-    shipping_date: datetime | None
-    allocation: Allocation | None
-    failed_allocation: FailedAllocation | None
-    tracking_references: tuple[str, ...]
-    raw: Mapping[str, Any] = field(repr=False, compare=False)
-
-    @property
-    def state_key(self) -> str:
-        """State without spaces or case, e.g. ``"allocationfailed"``."""
-        return normalise_state(self.state)
-
-
-@dataclass(frozen=True, slots=True)
-class ConsignmentStatus:
-    reference: str | None
-    state: str | None
-    expected_delivery: datetime | None
-
-    @property
-    def state_key(self) -> str:
-        return normalise_state(self.state)
-
-
-@dataclass(frozen=True, slots=True)
-class Label:
-    reference: str
-    format: str
-    content_type: str
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceGroup:
-    reference: str
-    name: str
-    enabled: bool = True
-
-
-@dataclass(frozen=True, slots=True)
-class CarrierService:
-    reference: str
-    name: str
-    carrier_name: str | None
-    carrier_reference: str | None
-
-
-def normalise_state(state: str | None) -> str:
-    return "".join((state or "").split()).replace("_", "").lower()
-
-
-# --------------------------------------------------------------------------- parsing helpers
-# Tolerant: missing fields become None, unknown fields are ignored, wrong types are not trusted.
-
-
-def _get(obj: Any, *names: str) -> Any:
-    """First present value among ``names``, matched case-insensitively."""
-    if not isinstance(obj, Mapping):
-        return None
-    for name in names:
-        if name in obj:
-            return obj[name]
-    lowered = {str(k).lower(): v for k, v in obj.items()}
-    for name in names:
-        if name.lower() in lowered:
-            return lowered[name.lower()]
-    return None
-
-
-def _str(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list, bool)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _datetime(value: Any) -> datetime | None:
-    text = _str(value)
-    if not text:
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _tracking(obj: Any) -> tuple[str, ...]:
-    refs = _get(obj, "TrackingReferences", "TrackingReference")
-    if isinstance(refs, str):
-        refs = [refs]
-    return tuple(t for t in (_str(r) for r in _list(refs)) if t)
-
-
-def _links(obj: Any) -> dict[str, str]:
-    links: dict[str, str] = {}
-    raw = _get(obj, "ApiLinks", "ApiLink")
-    if isinstance(raw, Mapping):
-        raw = [raw]
-    for link in _list(raw):
-        rel, href = _str(_get(link, "Rel")), _str(_get(link, "Href"))
-        if rel and href:
-            links.setdefault(rel.lower(), href)
-    return links
-
-
-def parse_allocation_summary(data: Any, http_status: int = 200) -> AllocationSummary:
-    """Accept an array of one summary (as documented) or a bare object (as one spec models)."""
-    if isinstance(data, list):
-        data = next((item for item in data if isinstance(item, Mapping)), None)
-    if not isinstance(data, Mapping):
-        if http_status == 202:
-            data = {}
-        else:
-            raise ValueError("allocation answer is neither an object nor an array of objects")
-    legs = tuple(
-        Leg(
-            number=_int(_get(leg, "Leg")),
-            carrier_reference=_str(_get(leg, "CarrierReference")),
-            carrier_name=_str(_get(leg, "CarrierName")),
-            carrier_service_reference=_str(_get(leg, "CarrierServiceReference")),
-            tracking_references=_tracking(leg),
-        )
-        for leg in _list(_get(data, "ConsignmentLegs", "Legs"))
-        if isinstance(leg, Mapping)
-    )
-    links = _links(data)
-    first_leg = legs[0] if legs else None
-    return AllocationSummary(
-        http_status=http_status,
-        status_code=_int(_get(data, "StatusCode")),
-        description=_str(_get(data, "Description")),
-        carrier_reference=_str(_get(data, "CarrierReference"))
-        or (first_leg.carrier_reference if first_leg else None),
-        carrier_name=_str(_get(data, "CarrierName")) or (first_leg.carrier_name if first_leg else None),
-        carrier_service_reference=_str(_get(data, "CarrierServiceReference")),
-        carrier_service_name=_str(_get(data, "CarrierServiceName")),
-        legs=legs,
-        links=links,
-        consignment_reference=_tail(links.get("detail")),
-    )
-
-
-def _tail(href: str | None) -> str | None:
-    if not href:
-        return None
-    path = urlsplit(href).path.rstrip("/")
-    return path.rsplit("/", 1)[-1] or None
-
-
-def parse_consignment(data: Any, reference: str) -> Consignment:
-    if not isinstance(data, Mapping):
-        raise ValueError("consignment answer is not an object")
-    alloc_raw = _get(data, "Allocation")
-    allocation = None
-    if isinstance(alloc_raw, Mapping):
-        price_raw = _get(alloc_raw, "Price")
-        price = None
-        if isinstance(price_raw, Mapping):
-            price = Money(
-                net=_float(_get(price_raw, "Net")),
-                gross=_float(_get(price_raw, "Gross")),
-                vat=_float(_get(price_raw, "VatAmount", "Vat")),
-                currency=_str(_get(_get(price_raw, "Currency"), "IsoCode")) or _str(_get(price_raw, "Currency")),
-            )
-        allocation = Allocation(
-            group_reference=_str(_get(alloc_raw, "CarrierServiceGroupReference", "MpdCarrierServiceGroupReference")),
-            group_name=_str(_get(alloc_raw, "MpdCarrierServiceGroupName", "CarrierServiceGroupName")),
-            service_reference=_str(_get(alloc_raw, "MpdCarrierServiceReference", "CarrierServiceReference")),
-            service_name=_str(_get(alloc_raw, "MpdCarrierServiceName", "CarrierServiceName")),
-            carrier_name=_str(_get(alloc_raw, "CarrierName", "MpdCarrierName")),
-            carrier_reference=_str(_get(alloc_raw, "CarrierReference", "MpdCarrierReference")),
-            allocated_at=_datetime(_get(alloc_raw, "AllocationDate")),
-            price=price,
-        )
-    failed_raw = _get(data, "FailedAllocation")
-    failed = None
-    if isinstance(failed_raw, Mapping):
-        failed = FailedAllocation(
-            group_reference=_str(_get(failed_raw, "CarrierServiceGroupReference")),
-            service_reference=_str(_get(failed_raw, "MpdCarrierServiceReference")),
-            attempted_at=_datetime(_get(failed_raw, "AttemptedAllocationDate")),
-            message=_str(_get(failed_raw, "Message")),
-        )
-    tracking: dict[str, None] = {}
-    legs = [leg for leg in _list(_get(data, "ConsignmentLegs", "Legs")) if isinstance(leg, Mapping)]
-    for leg in legs:
-        for ref in _tracking(leg):
-            tracking.setdefault(ref, None)
-    if allocation is not None and not allocation.carrier_name and legs:
-        # The allocation block may lack the carrier; the first leg often names it.
-        allocation = replace(allocation, carrier_name=_str(_get(legs[0], "CarrierName")),
-                             carrier_reference=allocation.carrier_reference or _str(_get(legs[0], "CarrierReference")))
-    for package in _list(_get(data, "Packages")):
-        for ref in _tracking(package):
-            tracking.setdefault(ref, None)
-    return Consignment(
-        reference=_str(_get(data, "Reference", "ConsignmentReference")) or reference,
-        state=_str(_get(data, "ConsignmentState", "State", "Status")),
-        shipping_date=_datetime(_get(data, "ShippingDate")),
-        allocation=allocation,
-        failed_allocation=failed,
-        tracking_references=tuple(tracking),
-        raw=data,
-    )
-
-
-def parse_status(data: Any) -> ConsignmentStatus:
-    if not isinstance(data, Mapping):
-        raise ValueError("status answer is not an object")
-    return ConsignmentStatus(
-        reference=_str(_get(data, "ConsignmentReferenceForAllLegsAssignedByMpd", "Reference")),
-        state=_str(_get(data, "Status", "ConsignmentState")),
-        expected_delivery=_datetime(_get(data, "ExpectedDeliveryDate")),
-    )
-
-
-def parse_service_groups(data: Any) -> list[ServiceGroup]:
-    items = data if isinstance(data, list) else _list(_get(data, "ServiceGroups", "CarrierServiceGroups", "Items"))
-    groups = []
-    for item in items:
-        ref = _str(_get(item, "Reference", "Code", "MpdCarrierServiceGroupReference"))
-        if ref:
-            enabled = _get(item, "IsEnabled", "Enabled")
-            groups.append(ServiceGroup(ref, _str(_get(item, "Name")) or ref, enabled is not False))
-    return groups
-
-
-def parse_carrier_services(data: Any) -> list[CarrierService]:
-    items = data if isinstance(data, list) else _list(_get(data, "MpdCarrierServices", "CarrierServices"))
-    services = []
-    for item in items:
-        ref = _str(_get(item, "Reference", "MpdCarrierServiceReference"))
-        if ref:
-            services.append(
-                CarrierService(
-                    reference=ref,
-                    name=_str(_get(item, "Name", "MpdCarrierServiceName")) or ref,
-                    carrier_name=_str(_get(item, "CarrierName", "MpdCarrierName")),
-                    carrier_reference=_str(_get(item, "CarrierReference", "MpdCarrierReference")),
-                )
-            )
-    return services
+# --------------------------------------------------------------------------- models and parsing
+from .answers import (  # noqa: E402  (re-exported: callers use api.Consignment, api.parse_status, ...)
+    Allocation, AllocationSummary, CarrierService, Consignment, ConsignmentStatus, FailedAllocation, Label, Leg,
+    Money, ServiceGroup, normalise_state, parse_allocation_summary, parse_carrier_services, parse_consignment,
+    parse_service_groups, parse_status, _get, _list, _str,
+)
 
 
 # --------------------------------------------------------------------------- client
@@ -528,13 +201,33 @@ def _ssl_context() -> ssl.SSLContext | bool:
 
 
 def mask_secret(text: str, secret: str | None) -> str:
-    if secret and secret in text:
-        text = text.replace(secret, "••••")
-    return text
+    """The key (whole, URL-encoded, any case, any 8-character piece) masked in ``text``."""
+    return KeyMask(secret)(text)
+
+
+JSON_CAP = 1 << 20      # SortedPRO's answers are kilobytes: 1 MiB is generous
+LABEL_CAP = 16 << 20    # a label file (base64 in JSON) for many packages
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer, read in full within its cap and already decoded."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
 
 
 class SortedProClient:
-    """Thread-safe: one ``httpx.Client`` (connection pool) shared by every worker thread."""
+    """Thread-safe: one ``httpx.Client`` (connection pool) shared by every worker thread.
+
+    Every call takes ``cancel``: a :class:`CancelToken` whose deadline and cancel reach down to the
+    socket (see :mod:`despatch_desk.bounded`); without one a call is bounded by its timeouts only."""
 
     def __init__(
         self,
@@ -552,21 +245,27 @@ class SortedProClient:
         if not api_key or any(ch.isspace() for ch in api_key):
             raise ConfigurationError("The API key is empty or contains spaces.")
         self._api_key = api_key
+        self._mask = KeyMask(api_key)
         self.timeouts = timeouts or Timeouts()
         headers = {
             KEY_HEADER: api_key,
             "electio-api-version": API_VERSION,
             "Accept": "application/json",
+            "Accept-Encoding": bounded.ACCEPT_ENCODING,  # only what read_body can inflate, bounded
             "User-Agent": user_agent or f"DespatchDesk/{__version__}",
         }
         secure = urlsplit(self.base_url).scheme == "https"
+        limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+        verify = _ssl_context() if secure and transport is None else True
+        if transport is None:
+            transport = bounded.BoundedTransport(verify=verify, limits=limits)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=headers,
             timeout=self.timeouts.to_httpx(),
-            verify=_ssl_context() if secure and transport is None else True,
+            verify=verify,
             transport=transport,
-            limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            limits=limits,
             follow_redirects=False,
             trust_env=False,  # no proxy or .netrc from the environment can see the key unannounced
         )
@@ -585,34 +284,40 @@ class SortedProClient:
     def origin(self) -> str:
         return api_origin(self.base_url)
 
+    def clean(self, text: str) -> str:
+        """Server text as it may be shown or stored: the key masked, controls gone, cut."""
+        return clean_text(text, self._mask)
+
     # -- calls
-    def allocate_with_service_group(self, reference: str, group_code: str) -> AllocationSummary:
+    def allocate_with_service_group(self, reference: str, group_code: str, *,
+                                    cancel: CancelToken | None = None) -> AllocationSummary:
         path = f"/allocation/{segment(reference)}/allocatewithservicegroup/{segment(group_code)}"
-        response = self._request("PUT", path)
+        answer = self._request("PUT", path, cancel=cancel)
         try:
-            return parse_allocation_summary(self._json(response, allow_empty=response.status_code == 202),
-                                            response.status_code)
+            return parse_allocation_summary(self._json(answer, allow_empty=answer.status_code == 202),
+                                            answer.status_code)
         except ValueError as exc:
-            raise self._unexpected(response, f"SortedPRO's answer to the allocation was not understood ({exc}).")
+            raise self._unexpected(answer, f"SortedPRO's answer to the allocation was not understood ({exc}).")
 
-    def get_consignment(self, reference: str) -> Consignment:
-        response = self._request("GET", f"/consignments/{segment(reference)}")
+    def get_consignment(self, reference: str, *, cancel: CancelToken | None = None) -> Consignment:
+        answer = self._request("GET", f"/consignments/{segment(reference)}", cancel=cancel)
         try:
-            return parse_consignment(self._json(response), reference)
+            return parse_consignment(self._json(answer), reference)
         except ValueError as exc:
-            raise self._unexpected(response, f"SortedPRO's consignment answer was not understood ({exc}).")
+            raise self._unexpected(answer, f"SortedPRO's consignment answer was not understood ({exc}).")
 
-    def get_status(self, reference: str) -> ConsignmentStatus:
-        response = self._request("GET", f"/consignments/{segment(reference)}/status")
+    def get_status(self, reference: str, *, cancel: CancelToken | None = None) -> ConsignmentStatus:
+        answer = self._request("GET", f"/consignments/{segment(reference)}/status", cancel=cancel)
         try:
-            return parse_status(self._json(response))
+            return parse_status(self._json(answer))
         except ValueError as exc:
-            raise self._unexpected(response, f"SortedPRO's status answer was not understood ({exc}).")
+            raise self._unexpected(answer, f"SortedPRO's status answer was not understood ({exc}).")
 
-    def deallocate(self, reference: str) -> None:
-        self._request("PUT", f"/consignments/{segment(reference)}/deallocate")
+    def deallocate(self, reference: str, *, cancel: CancelToken | None = None) -> None:
+        self._request("PUT", f"/consignments/{segment(reference)}/deallocate", cancel=cancel)
 
-    def get_label(self, reference: str, fmt: str = "PDF", dpi: int | None = None) -> Label:
+    def get_label(self, reference: str, fmt: str = "PDF", dpi: int | None = None, *,
+                  cancel: CancelToken | None = None) -> Label:
         import base64
         import binascii
 
@@ -622,68 +327,103 @@ class SortedProClient:
         path = f"/labels/{segment(reference)}/{segment(fmt)}"
         if dpi is not None:
             path += f"/{int(dpi)}"
-        response = self._request("GET", path)
-        data = self._json(response)
-        encoded = _str(_get(data, "File"))
+        answer = self._request("GET", path, cancel=cancel, cap=LABEL_CAP)
+        data = self._json(answer, masked=False)  # base64 is not shown; masking could corrupt it
+        file_value = _get(data, "File")
+        encoded = file_value.strip() if isinstance(file_value, str) else None
         if not encoded:
-            raise self._unexpected(response, "SortedPRO answered without a label file.")
+            raise self._unexpected(answer, "SortedPRO answered without a label file.")
         try:
             content = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            raise self._unexpected(response, "The label SortedPRO sent is not valid base64.") from None
-        content_type = _str(_get(data, "ContentType")) or ("application/pdf" if fmt == "PDF" else "text/plain")
+            raise self._unexpected(answer, "The label SortedPRO sent is not valid base64.") from None
+        content_type = self.clean(_str(_get(data, "ContentType")) or "")[:100] or (
+            "application/pdf" if fmt == "PDF" else "text/plain")
         return Label(reference, fmt, content_type, content)
 
-    def list_service_groups(self) -> list[ServiceGroup]:
-        response = self._request("GET", "/servicegroups")
-        return parse_service_groups(self._json(response))
+    def list_service_groups(self, *, cancel: CancelToken | None = None) -> list[ServiceGroup]:
+        answer = self._request("GET", "/servicegroups", cancel=cancel)
+        return parse_service_groups(self._json(answer))
 
-    def list_carrier_services(self) -> list[CarrierService]:
-        response = self._request("GET", "/carrierservices")
-        return parse_carrier_services(self._json(response))
+    def list_carrier_services(self, *, cancel: CancelToken | None = None) -> list[CarrierService]:
+        answer = self._request("GET", "/carrierservices", cancel=cancel)
+        return parse_carrier_services(self._json(answer))
 
     # -- plumbing
-    def _request(self, method: str, path: str) -> httpx.Response:
+    def _request(self, method: str, path: str, *, cancel: CancelToken | None = None, cap: int = JSON_CAP) -> Answer:
         started = time.perf_counter()
         request_id = uuid.uuid4().hex[:8]
         if log.isEnabledFor(logging.DEBUG):
             log.debug("→ %s %s%s [%s] %s: ••••", method, self.base_url, path, request_id, KEY_HEADER)
-        try:
-            response = self._http.request(method, path)
-        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-            raise NotSent(f"Could not connect to {self.origin} ({_reason(exc)}). Nothing was sent.") from None
-        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
-            raise InDoubt(f"{self.origin} did not answer in time ({_reason(exc)}).") from None
-        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError) as exc:
-            raise InDoubt(f"The connection to {self.origin} dropped before the answer arrived ({_reason(exc)}).") from None
-        except httpx.UnsupportedProtocol:
-            raise ConfigurationError(f"'{self.base_url}' is not a usable web address.") from None
-        except httpx.HTTPError as exc:  # anything else httpx raises mid-request
-            raise InDoubt(f"The request to {self.origin} failed ({_reason(exc)}).") from None
+        with bounded.call_scope(cancel) as call:
+            try:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                response = self._http.send(self._http.build_request(method, path), stream=True)
+                try:
+                    content, truncated, raw_bytes = bounded.read_body(response, cap)
+                    bounded.note_answer_end(response, raw_bytes)
+                finally:
+                    response.close()
+            except (Cancelled, bounded.CallCancelled):
+                if call.sent:
+                    raise InDoubt(f"The desk stopped waiting for {self.origin}'s answer.", cancelled=True) from None
+                raise NotSent(f"The desk stopped before the request to {self.origin} was sent.", cancelled=True) from None
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+                raise NotSent(f"Could not connect to {self.origin} ({self._reason(exc)}). Nothing was sent.") from None
+            except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+                raise InDoubt(f"{self.origin} did not answer in time ({self._reason(exc)}).") from None
+            except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError) as exc:
+                raise InDoubt(f"The connection to {self.origin} dropped before the answer arrived "
+                              f"({self._reason(exc)}).") from None
+            except httpx.UnsupportedProtocol:
+                raise ConfigurationError(f"'{self.base_url}' is not a usable web address.") from None
+            except bounded.UnsupportedEncoding as exc:
+                raise UnexpectedAnswer(f"{self.origin} answered in an encoding the desk does not read "
+                                       f"({self.clean(str(exc))}).", status=response.status_code) from None
+            except (httpx.HTTPError, zlib.error) as exc:  # anything else mid-request, or a broken gzip
+                raise InDoubt(f"The request to {self.origin} failed ({self._reason(exc)}).") from None
+            except RuntimeError as exc:  # the client was closed under this call (the desk is closing)
+                if call.sent:
+                    raise InDoubt(f"The desk closed the connection to {self.origin} before the answer arrived.",
+                                  cancelled=True) from None
+                raise NotSent(f"The desk closed before the request to {self.origin} was sent ({exc}).",
+                              cancelled=True) from None
+        answer = Answer(response.status_code, response.headers, content, truncated)
         elapsed = (time.perf_counter() - started) * 1000
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("← %s %s [%s] %.0f ms %s", response.status_code, path, request_id, elapsed,
-                      mask_secret(response.text[:2000], self._api_key))
-        if response.status_code >= 300:
-            raise self._error(response)
-        return response
+            log.debug("← %s %s [%s] %.0f ms %s", answer.status_code, path, request_id, elapsed,
+                      clean_text(answer.text[:2000], self._mask, 2000))
+        if answer.status_code >= 300:
+            raise self._error(answer)
+        if truncated:
+            raise self._unexpected(answer, f"{self.origin} sent an answer larger than {cap >> 20} MiB; "
+                                           "it was not read.")
+        return answer
 
-    def _json(self, response: httpx.Response, *, allow_empty: bool = False) -> Any:
-        if allow_empty and not response.content.strip():
+    def _reason(self, exc: BaseException) -> str:
+        text = str(exc).strip().rstrip(".") or type(exc).__name__  # it goes inside our own sentence
+        return self.clean(text)[:200]
+
+    def _json(self, answer: Answer, *, allow_empty: bool = False, masked: bool = True) -> Any:
+        if allow_empty and not answer.content.strip():
             return None
         try:
-            return json.loads(response.content)
+            return load_json(answer.content, self._mask if masked else NO_MASK)
         except ValueError:
-            raise self._unexpected(response, _not_json_message(response, self.origin)) from None
+            raise self._unexpected(answer, _not_json_message(answer, self.origin)) from None
 
-    def _unexpected(self, response: httpx.Response, message: str) -> UnexpectedAnswer:
-        return UnexpectedAnswer(message, status=response.status_code, body_excerpt=_excerpt(response))
+    def _unexpected(self, answer: Answer, message: str) -> UnexpectedAnswer:
+        return UnexpectedAnswer(message, status=answer.status_code, body_excerpt=self._excerpt(answer))
 
-    def _error(self, response: httpx.Response) -> ApiResponseError:
-        status = response.status_code
+    def _excerpt(self, answer: Answer) -> str:
+        return clean_text(answer.text[:2000], self._mask, 500) if answer.content else ""
+
+    def _error(self, answer: Answer) -> ApiResponseError:
+        status = answer.status_code
         body: Any = None
         try:
-            body = json.loads(response.content) if response.content.strip() else None
+            body = load_json(answer.content, self._mask) if answer.content.strip() and not answer.truncated else None
         except ValueError:
             body = None
         code = _str(_get(body, "Code"))
@@ -691,22 +431,23 @@ class SortedProClient:
         details = tuple(d for d in _list(_get(body, "Details")) if isinstance(d, Mapping))
         if details and not server_message:
             server_message = _str(_get(details[0], "Message"))
-        correlation_id = _str(_get(body, "CorrelationId")) or response.headers.get("x-correlation-id")
+        header_id = answer.headers.get("x-correlation-id")
+        correlation_id = _str(_get(body, "CorrelationId")) or (self.clean(header_id)[:200] or None if header_id else None)
         kw: dict[str, Any] = dict(
             status=status, code=code, server_message=server_message, details=details,
-            correlation_id=correlation_id, body_excerpt=_excerpt(response),
+            correlation_id=correlation_id, body_excerpt=self._excerpt(answer),
         )
         said = f": {server_message}" if server_message else ""
         if status == 429:
-            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(answer.headers.get("Retry-After"))
             wait = f" Try again in {retry_after:.0f} s." if retry_after is not None else ""
             return RateLimited(f"SortedPRO is limiting requests (HTTP 429).{wait}", retry_after=retry_after, **kw)
         if status in (401, 403):
             what = "rejected the API key" if status == 401 else "refused access for this API key"
             return Unauthorized(f"SortedPRO {what} (HTTP {status}){said}", **kw)
-        if body is None and response.content.strip():
+        if body is None and answer.content.strip():
             # Not JSON: a proxy or gateway page, not SortedPRO's own words.
-            message = _not_json_message(response, self.origin)
+            message = _not_json_message(answer, self.origin)
             return UnexpectedAnswer(message, **kw)
         if status >= 500:
             return ServerError(f"SortedPRO had a server error (HTTP {status}){said}", **kw)
@@ -739,17 +480,8 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
     return max(0.0, min(seconds, 24 * 3600.0))
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().rstrip(".") or type(exc).__name__  # it goes inside our own sentence
-    return text[:200]
-
-
-def _excerpt(response: httpx.Response) -> str:
-    return response.text[:500] if response.content else ""
-
-
-def _not_json_message(response: httpx.Response, origin: str) -> str:
-    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+def _not_json_message(response: Answer, origin: str) -> str:
+    content_type = clean_text(response.headers.get("content-type", "").split(";")[0], limit=60) or "no content type"
     if "html" in content_type or response.content.lstrip()[:1] == b"<":
         return (
             f"Something between this desk and SortedPRO answered with a web page instead of data "
