@@ -4,15 +4,17 @@ printing tests."""
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import stat
 import threading
 import time
 
+import httpx
 import pytest
 
-from despatch_desk import api, printing
+from despatch_desk import printing
 from despatch_desk.cancel import CancelToken
 from despatch_desk.printing import windows
 from despatch_desk.sandbox import DEMO_API_KEY
@@ -81,10 +83,14 @@ def sink():
 
 
 def sandbox_label(sandbox, fmt: str, reference: str = MULTI) -> bytes:
-    """A label as the desk gets it: allocated, then fetched and base64-decoded by the real client."""
-    with api.SortedProClient(sandbox.url, DEMO_API_KEY) as client:
-        client.allocate_with_service_group(reference, "nextDay")
-        return client.get_label(reference, fmt).data
+    """A label as SortedPRO sends it: allocate, GET /labels/{ref}/{fmt}, base64-decode ``File``."""
+    headers = {"ocp-apim-subscription-key": DEMO_API_KEY, "electio-api-version": "1.1"}
+    with httpx.Client(base_url=sandbox.url, headers=headers, trust_env=False) as client:
+        allocated = client.put(f"/allocation/{reference}/allocatewithservicegroup/nextDay")
+        assert allocated.status_code == 200 or "already" in allocated.text, allocated.text
+        answer = client.get(f"/labels/{reference}/{fmt}")
+        assert answer.status_code == 200, answer.text
+        return base64.b64decode(answer.json()["File"], validate=True)
 
 
 # ------------------------------------------------------------------ tcp://

@@ -21,7 +21,7 @@ def send_raw(host: str, port: int, data: bytes, token: CancelToken, *, where: st
         sock = socket.create_connection((host, port), timeout=connect_timeout)
     except TimeoutError:
         raise PrinterError(
-            f"The printer at {where} did not answer within {connect_timeout:.3g} s: "
+            f"The printer at {where} did not answer within {max(1, round(connect_timeout))} s: "
             "is it switched on and on the network? Nothing was sent."
         ) from None
     except socket.gaierror:
