@@ -56,6 +56,19 @@ def _load(data: bytes):
     return doc, buffer
 
 
+def _on_white(image):
+    """QtPdf renders on a transparent background: flatten it onto white paper for drivers and previews."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QImage, QPainter
+
+    paper = QImage(image.size(), QImage.Format.Format_RGB32)
+    paper.fill(Qt.GlobalColor.white)
+    painter = QPainter(paper)
+    painter.drawImage(0, 0, image)
+    painter.end()
+    return paper
+
+
 def pdf_page_sizes(data: bytes) -> list[tuple[float, float]]:
     """Each page's size in points, as Qt reads it."""
     doc, _buffer = _load(data)
@@ -116,7 +129,7 @@ def print_pdf(data: bytes, token: CancelToken, *, title: str, printer_name: str 
             if image.isNull():
                 printer.abort()
                 raise PrinterError(f"Page {page + 1} of the PDF label could not be drawn. Check {where} before reprinting.")
-            painter.drawImage(QRect(0, 0, printer.width(), printer.height()), image)
+            painter.drawImage(QRect(0, 0, printer.width(), printer.height()), _on_white(image))
             pages += 1
     finally:
         if painter.isActive():
