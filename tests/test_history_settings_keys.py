@@ -110,9 +110,10 @@ def test_settings_round_trip_and_damaged_file(paths):
     assert loaded.api_base_url == "https://apisandbox.electioapp.com"
     paths.settings_file.write_text("{not json")
     store = SettingsStore(paths)
-    assert store.load() == Settings(workstation=store.load().workstation)
+    damaged = store.load()
+    assert damaged == Settings(workstation=damaged.workstation) and damaged.environment_unconfirmed
     assert "damaged" in store.load_warning
-    assert paths.settings_file.with_suffix(".damaged.json").exists()
+    assert store.damaged_copy.read_text() == "{not json"
 
 
 def test_settings_tolerate_wrong_types_and_validate(paths):

@@ -2,22 +2,34 @@
 
 ``DESPATCH_DESK_HOME`` puts config, data and logs into one folder (portable installs, tests);
 ``DESPATCH_DESK_API_URL`` overrides the API base URL. The API key is never stored here.
+
+Configuration (``settings.json``, versioned, fsync'd) is apart from state (``state.json``: the
+last group chosen, written cheaply). A file in another encoding is read; a damaged one is kept
+aside and every field that can still be read is kept; values are clamped on load. A damaged file
+never switches the environment: if the environment cannot be read back, the desk refuses to
+allocate until someone confirms it (:attr:`Settings.environment_unconfirmed`).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
 import socket
 import sys
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from . import APP_ID
-from .errors import EXIT_USAGE, DeskError
+from . import settings_file as sf
 from .api import PRODUCTION_URL, SANDBOX_URL, Timeouts, validate_base_url
+from .errors import EXIT_USAGE, DeskError
+from .state import DeskState, StateStore
 
 log = logging.getLogger("despatch_desk.settings")
 
@@ -45,6 +57,10 @@ class Paths:
     @property
     def history_file(self) -> Path:
         return self.data_dir / "history.sqlite3"
+
+    @property
+    def state_file(self) -> Path:
+        return self.data_dir / "state.json"
 
     @classmethod
     def default(cls) -> Paths:
@@ -75,13 +91,21 @@ def _default_groups() -> list[ServiceGroupConfig]:
     return []
 
 
+SETTINGS_VERSION = sf.SETTINGS_VERSION
+MAX_GROUPS = 200
+
+
+def _hostname() -> str:
+    return socket.gethostname().split(".")[0] or "desk"
+
+
 @dataclass(slots=True)
 class Settings:
     environment: str = "production"
     custom_url: str = ""
     service_groups: list[ServiceGroupConfig] = field(default_factory=_default_groups)
-    last_group: str = ""
-    workstation: str = field(default_factory=lambda: socket.gethostname().split(".")[0] or "desk")
+    last_group: str = ""  # state: kept in state.json, not in settings.json
+    workstation: str = field(default_factory=_hostname)
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 30.0
     sounds: bool = True
@@ -93,6 +117,9 @@ class Settings:
     label_format: str = "zpl"  # zpl | pdf
     auto_print: bool = True
     proxy: str = "system"
+    # True when a damaged or unreadable file left the environment unknown: the desk must not
+    # allocate until a person confirms it (the Settings dialog's Save, or `despatch-desk config`).
+    environment_unconfirmed: bool = field(default=False, compare=False)
 
     # -- derived
     @property
@@ -113,11 +140,28 @@ class Settings:
         return self.environment if self.environment in ENVIRONMENTS else "production"
 
     @property
+    def environment_problem(self) -> str | None:
+        """Plain words while the environment is unconfirmed (an explicit API address overrides it)."""
+        if not self.environment_unconfirmed or os.environ.get(ENV_API_URL):
+            return None
+        return ("The settings file was damaged and which SortedPRO environment this desk uses (production or "
+                "sandbox) could not be read back from it, so nothing is allocated until someone confirms it: "
+                "open Settings, check the environment and save, or run "
+                "'despatch-desk config --environment production' (or sandbox).")
+
+    @property
     def timeouts(self) -> Timeouts:
         return Timeouts(connect=self.connect_timeout_s, read=self.read_timeout_s)
 
     def group(self, code: str) -> ServiceGroupConfig | None:
         return next((g for g in self.service_groups if g.code == code), None)
+
+    def copy(self, **changes: Any) -> Settings:
+        """A new, independent object (the live one is never edited in place by :class:`SettingsStore`)."""
+        new = copy.deepcopy(self)
+        for name, value in changes.items():
+            setattr(new, name, value)
+        return new
 
     def validate(self) -> list[str]:
         """Problems in plain words; empty when the settings can be saved."""
@@ -129,6 +173,10 @@ class Settings:
                 validate_base_url(self.custom_url)
             except Exception as exc:  # ConfigurationError: message is plain words
                 problems.append(str(exc))
+            else:
+                port_problem = sf.url_port_problem(self.custom_url)
+                if port_problem:
+                    problems.append(port_problem)
         codes = [g.code.lower() for g in self.service_groups]  # the server matches codes case-insensitively
         if len(codes) != len(set(codes)):
             problems.append("Two service groups have the same code.")
@@ -141,88 +189,308 @@ class Settings:
             problems.append("The pause that ends a scan without Enter must be 0 (off) or 100 to 5000 ms.")
         if not 1 <= self.max_parallel <= 16:
             problems.append("Parallel allocations must be between 1 and 16.")
+        if not 5 <= self.scan_deadline_s <= 600:
+            problems.append("The time allowed for one scan must be between 5 and 600 seconds.")
+        if self.label_format not in sf.CHOICES["label_format"]:
+            problems.append("The label format must be zpl or pdf.")
         if not self.workstation.strip() or len(self.workstation) > 64:
             problems.append("The workstation name must be 1 to 64 characters.")
         return problems
 
     # -- (de)serialisation
     def to_json(self) -> dict[str, Any]:
+        """What goes into settings.json (configuration only: no state, no key)."""
         data = asdict(self)
-        data["version"] = 1
+        del data["last_group"], data["environment_unconfirmed"]
+        if self.environment_unconfirmed:
+            data["environment_confirmed"] = False  # survives a restart until someone confirms
+        data["version"] = SETTINGS_VERSION
         return data
 
     @classmethod
-    def from_json(cls, data: Any) -> Settings:
-        """Tolerant: unknown keys ignored, wrong types replaced by defaults."""
+    def from_json(cls, data: Any, problems: list[str] | None = None) -> Settings:
+        """Tolerant: unknown keys ignored, wrong types replaced by defaults, numbers clamped.
+
+        Each value changed on the way in is logged and added to ``problems`` (plain words)."""
+        notes: list[str] = [] if problems is None else problems
         settings = cls()
         if not isinstance(data, dict):
             return settings
         defaults = {f.name: getattr(settings, f.name) for f in fields(cls)}
         for name, default in defaults.items():
-            if name not in data or name == "service_groups":
+            if name not in data or name in ("service_groups", "environment_unconfirmed"):
                 continue
             value = data[name]
+            note = None
             if isinstance(default, bool):
                 if isinstance(value, bool):
                     setattr(settings, name, value)
-            elif isinstance(default, (int, float)) and not isinstance(default, bool):
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    setattr(settings, name, type(default)(value))
-            elif isinstance(default, str) and isinstance(value, str):
-                setattr(settings, name, value)
+                else:
+                    note = f"{name}: {repr(value)[:40]} is not true or false; using {default}"
+            elif isinstance(default, (int, float)):
+                number, note = sf.number(name, value, default)
+                setattr(settings, name, number)
+            elif isinstance(default, str):
+                note = _set_text(settings, name, value, default)
+            if note:
+                _note(notes, note)
+        if data.get("environment_confirmed") is False:
+            settings.environment_unconfirmed = True
+        if "environment" in data and data["environment"] not in ENVIRONMENTS:
+            settings.environment_unconfirmed = True  # never guess between production and sandbox
         groups = []
-        for item in data.get("service_groups") or []:
+        items = data.get("service_groups")
+        for item in (items if isinstance(items, list) else [])[:MAX_GROUPS]:
             if isinstance(item, dict) and isinstance(item.get("code"), str) and item["code"].strip():
-                groups.append(ServiceGroupConfig(item["code"].strip(), str(item.get("name") or "").strip()))
+                name = item.get("name")
+                groups.append(ServiceGroupConfig(item["code"].strip()[:100],
+                                                 (name if isinstance(name, str) else "").strip()[:200]))
         settings.service_groups = groups
         return settings
 
 
+def _set_text(settings: Settings, name: str, value: Any, default: str) -> str | None:
+    if not isinstance(value, str):
+        return f"{name}: {repr(value)[:40]} is not text; using {default!r}"
+    text = value.strip() if name != "custom_url" else value
+    if name == "workstation":
+        if not text:
+            return f"workstation: empty; using {default!r}"
+        if len(text) > 64:
+            settings.workstation = text[:64]
+            return "workstation: longer than 64 characters; cut to 64"
+    choices = sf.CHOICES.get(name)
+    if choices and text.lower() not in choices:
+        return f"{name}: {value[:40]!r} is not one of {', '.join(choices)}; using {default!r}"
+    if choices:
+        text = text.lower()
+    if name == "environment" and text not in ENVIRONMENTS:
+        return f"environment: {value[:40]!r} is not production, sandbox or custom; it must be confirmed"
+    setattr(settings, name, text[:2000])
+    return None
+
+
+def _note(notes: list[str], note: str) -> None:
+    log.warning("settings: %s", note)
+    notes.append(note)
+
+
+Listener = Callable[[Settings, Settings], None]
+
+
 class SettingsStore:
+    """Loads and saves settings; :meth:`update` is the one atomic change with listeners.
+
+    ``current`` is the settings object in force. :meth:`update` / :meth:`apply` validate, save,
+    swap in a *new* object and call every listener with (old, new) in the calling thread (a
+    listener that raises is logged and the others still run). :meth:`save` is the older path:
+    it persists and records what it saved, without notifying.
+    """
+
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
         self.load_warning: str | None = None
+        self.load_notes: list[str] = []
+        self.newer_version: int | None = None  # the file's version when a newer app wrote it
+        self.damaged_copy: Path | None = None
+        self.state_store = StateStore(paths.state_file)
+        self._lock = threading.RLock()
+        self._listeners: list[Listener] = []
+        self._current: Settings | None = None
+        self._saved_config: dict[str, Any] | None = None
+        self._state = DeskState()
+        self._saved_state: dict[str, Any] | None = None
+
+    # -- reading
+    @property
+    def current(self) -> Settings:
+        with self._lock:
+            if self._current is None:
+                self.load()
+            assert self._current is not None
+            return self._current
 
     def load(self) -> Settings:
-        path = self.paths.settings_file
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return Settings()
-        except OSError as exc:
-            self.load_warning = f"Could not read the settings file {path} ({exc.strerror}); using defaults."
-            return Settings()
-        try:
-            return Settings.from_json(json.loads(text))
-        except ValueError:
-            # Keep the damaged file for inspection rather than overwrite it silently.
-            backup = path.with_suffix(".damaged.json")
-            try:
-                os.replace(path, backup)
-                kept = f" It was kept as {backup.name}."
-            except OSError:
-                kept = ""
-            self.load_warning = f"The settings file was damaged and has been reset.{kept}"
-            log.warning(self.load_warning)
-            return Settings()
+        """Never raises: anything wrong with the file becomes ``load_warning`` (plain words)."""
+        with self._lock:
+            notes: list[str] = []
+            self.newer_version = self.damaged_copy = None
+            settings, config_on_disk, moved_state = self._read(notes)
+            self._state = self.state_store.load()
+            self._saved_state = self._state.to_json() if self.state_store.exists_on_disk else None
+            if not self.state_store.exists_on_disk and moved_state.get("last_group"):
+                # An older settings file kept the last group: move it to state.json once.
+                self._state.last_group = str(moved_state["last_group"])[:200]
+                try:
+                    self._save_state(self._state)
+                except SettingsError as exc:
+                    notes.append(exc.message)
+            settings.last_group = self._state.last_group
+            self._saved_config = config_on_disk
+            self._current = settings.copy()
+            self.load_notes = notes
+            self.load_warning = " ".join(notes) if notes else None
+            return settings
 
-    def save(self, settings: Settings) -> None:
-        """Atomic write (temp file + replace): a full disk or a kill never leaves half a file."""
+    def _read(self, notes: list[str]) -> tuple[Settings, dict[str, Any] | None, dict[str, Any]]:
         path = self.paths.settings_file
-        tmp = path.with_suffix(".tmp")
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return Settings(), None, {}
+        except OSError as exc:
+            settings = Settings(environment_unconfirmed=True)
+            notes.append(f"Could not read the settings file {path} ({exc.strerror or exc}); using defaults "
+                         "until it can be read.")
+            log.warning(notes[-1])
+            return settings, {}, {}
+        decoded = sf.decode(raw)
+        if decoded.note:
+            _note(notes, decoded.note)
+        parsed = sf.parse(decoded.text)
+        data, moved_state, version = sf.upgrade(parsed.data)
+        if version > SETTINGS_VERSION:
+            self.newer_version = version
+            _note(notes, f"The settings file was written by a newer Despatch Desk (settings version {version}); "
+                         "this one reads what it understands and will not save over it.")
+        field_notes: list[str] = []
+        settings = Settings.from_json(data, field_notes)
+        if not parsed.damaged:
+            notes.extend(field_notes)
+            # What is on disk differs from what was loaded (clamped, older, another encoding):
+            # the next save rewrites it. A newer file is never rewritten, so it counts as saved.
+            differs = bool(field_notes or decoded.note or version < SETTINGS_VERSION) and version <= SETTINGS_VERSION
+            return settings, None if differs else settings.to_json(), moved_state
+        if data.get("environment") not in ENVIRONMENTS:
+            settings.environment_unconfirmed = True
+        self.damaged_copy = self._keep_damaged(raw)
+        kept = f" It was kept as {self.damaged_copy.name}." if self.damaged_copy else ""
+        recovered = [n for n in parsed.salvaged if n in {f.name for f in fields(Settings)}]
+        what = (f" These settings were read back from it: {', '.join(recovered)}; the rest are defaults."
+                if recovered else " Nothing could be read back from it; the rest are defaults.")
+        unconfirmed = " The environment must be confirmed before the desk allocates." \
+            if settings.environment_unconfirmed else ""
+        _note(notes, f"The settings file was damaged.{kept}{what}{unconfirmed}")
+        notes.extend(field_notes)
+        if version <= SETTINGS_VERSION:
+            try:  # write the repaired file now, so the next start does not guess again
+                self._write_config(settings.to_json())
+                return settings, settings.to_json(), moved_state
+            except SettingsError as exc:
+                notes.append(exc.message)
+        return settings, None, moved_state
+
+    def _keep_damaged(self, raw: bytes) -> Path | None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        target = self.paths.settings_file.with_name(f"settings.damaged-{stamp}.json")
+        try:
+            target.write_bytes(raw)
+            return target
+        except OSError as exc:
+            log.error("could not keep the damaged settings file: %s", exc)
+            return None
+
+    # -- writing
+    def save(self, settings: Settings) -> None:
+        """Write what changed: settings.json atomically with fsync, state.json atomically and cheaply.
+
+        A state-only change (the last group chosen) does not rewrite settings.json."""
+        with self._lock:
+            config = settings.to_json()
+            if config != self._saved_config or not self.paths.settings_file.exists():
+                self._refuse_newer_file()
+                self._write_config(config)
+                self._saved_config = config
+            state = DeskState(last_group=settings.last_group, extra=self._state.extra)
+            if state.to_json() != self._saved_state:
+                self._save_state(state)
+            self._current = settings.copy()
+
+    def update(self, change: Callable[[Settings], Settings | None]) -> Settings:
+        """Apply ``change`` to a copy of the current settings, validate, save, swap in, notify."""
+        with self._lock:
+            old = self.current
+            draft = old.copy()
+            result = change(draft)
+            new = result if isinstance(result, Settings) else draft
+            problems = new.validate()
+            if problems:
+                raise SettingsError("Not saved: " + " ".join(problems))
+            self.save(new)
+            new = self._current  # the stored copy: nobody else holds a reference to it
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(old, new)
+            except Exception:  # one broken listener must not stop the desk hearing about it
+                log.exception("settings listener %r failed", listener)
+        return new
+
+    def apply(self, new: Settings) -> Settings:
+        """Replace the settings with ``new`` (validated, saved, listeners told)."""
+        return self.update(lambda _old: new.copy())
+
+    def confirm_environment(self, environment: str, custom_url: str | None = None) -> Settings:
+        """A person chose the environment: save it and lift :attr:`Settings.environment_unconfirmed`."""
+        def confirm(s: Settings) -> None:
+            s.environment = environment
+            if custom_url is not None:
+                s.custom_url = custom_url
+            s.environment_unconfirmed = False
+        return self.update(confirm)
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """``listener(old, new)`` after every :meth:`update`; returns a function that unsubscribes."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+        return unsubscribe
+
+    def _refuse_newer_file(self) -> None:
+        path = self.paths.settings_file
+        try:
+            data = sf.parse(sf.decode(path.read_bytes()).text).data
+        except OSError:
+            return
+        version = sf.file_version(data)
+        if version > SETTINGS_VERSION:
+            raise SettingsError(
+                f"Not saved: the settings file {path} was written by a newer Despatch Desk (settings version "
+                f"{version}; this one knows up to {SETTINGS_VERSION}), and saving here would lose its newer "
+                "settings. Use the newer Despatch Desk, or remove the file to start again.")
+
+    def _write_config(self, config: dict[str, Any]) -> None:
+        """Atomic write (temp file + fsync + replace): a full disk or a kill never leaves half a file."""
+        path = self.paths.settings_file
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(settings.to_json(), fh, indent=2)
+                json.dump(config, fh, indent=2, ensure_ascii=False, allow_nan=False)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
-        except OSError as exc:
+            sf.fsync_folder(path.parent)
+        except (OSError, ValueError) as exc:
             try:
                 tmp.unlink(missing_ok=True)
             except OSError:
                 pass
-            raise SettingsError(f"Could not save settings to {path}: {exc.strerror or exc}.") from None
+            words = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise SettingsError(f"Could not save settings to {path}: {words}.") from None
+
+    def _save_state(self, state: DeskState) -> None:
+        try:
+            self.state_store.save(state)
+        except OSError as exc:
+            raise SettingsError(f"Could not save the desk state to {self.state_store.path}: "
+                                f"{exc.strerror or exc}.") from None
+        self._state = state
+        self._saved_state = state.to_json()
 
 
 def resources_dir() -> Path:
