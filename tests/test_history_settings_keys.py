@@ -208,3 +208,58 @@ def test_auto_submit_pause_bounds():
     assert not Settings(auto_submit_ms=0).validate()
     assert any("pause" in p for p in Settings(auto_submit_ms=50).validate())
     assert Settings.from_json({"auto_submit_ms": 0}).auto_submit_ms == 0
+
+
+SECRET = "0123456789abcdef"  # a pasted key: 16 characters, then an invisible one, then more
+
+
+@pytest.mark.parametrize("pasted, words", [
+    (SECRET + "\u200b" + "9876", "invisible character (U+200B, zero width space) at position 17"),
+    ("\ufeff" + SECRET, "invisible character (U+FEFF"),
+    (SECRET[:4] + " " + SECRET[4:], "a space at position 5"),
+    (SECRET[:8] + "\u00a0" + SECRET[8:], "space-like character (U+00A0, no-break space) at position 9"),
+    (SECRET + "é", "not plain ASCII (U+00E9) at position 17"),
+    (SECRET + "\x07", "control or undefined character (U+0007)"),
+    (SECRET + "\u200e\u200e", "and 1 more"),
+])
+def test_validate_key_names_the_character_and_position_never_the_key(pasted, words):
+    from despatch_desk.credentials import validate_key
+
+    problem = validate_key(pasted)
+    assert problem and words in problem
+    assert SECRET not in problem and SECRET[:8] not in problem
+    assert validate_key("  " + SECRET + "\r\n") is None  # copy-and-paste spaces around it are fine
+
+
+def test_keystore_set_refuses_an_invisible_character(memory_keyring):
+    with pytest.raises(CredentialError) as caught:
+        KeyStore().set(ORIGIN, SECRET + "\u200b9876")
+    assert "U+200B" in caught.value.message and "position 17" in caught.value.message
+    assert caught.value.exit_code == 3 and SECRET not in str(caught.value)
+    assert memory_keyring.secrets == {}
+
+
+def test_key_from_environment_with_an_invisible_character_is_a_key_problem(monkeypatch):
+    monkeypatch.setenv("DESPATCH_DESK_API_KEY", SECRET + "\u200b")
+    with pytest.raises(CredentialError) as caught:
+        KeyStore().get(ORIGIN)
+    assert "DESPATCH_DESK_API_KEY" in caught.value.message and "U+200B" in caught.value.message
+    assert caught.value.exit_code == 3 and SECRET not in caught.value.message
+    status = KeyStore().status(ORIGIN)
+    assert status.source == "environment" and "U+200B" in status.problem
+
+
+def test_a_bad_key_stored_by_an_older_version_is_reported(memory_keyring):
+    memory_keyring.secrets[("despatch-desk", ORIGIN)] = SECRET + "\u200b"
+    with pytest.raises(CredentialError, match="Store it again") as caught:
+        KeyStore().get(ORIGIN)
+    assert SECRET not in caught.value.message
+
+
+def test_errors_share_the_desk_error_base():
+    from despatch_desk.errors import DeskError, exit_code
+    from despatch_desk.settings import SettingsError
+
+    assert exit_code(CredentialError("x")) == 3 and exit_code(HistoryError("x")) == 2
+    assert exit_code(SettingsError("x")) == 2
+    assert all(issubclass(c, DeskError) for c in (CredentialError, HistoryError, SettingsError))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import unicodedata
 from dataclasses import dataclass
 
 from . import APP_ID
@@ -38,16 +39,54 @@ class KeyStatus:
     problem: str | None    # plain words when the keyring cannot be used
 
 
-def check_key_format(key: str) -> str:
-    """Trim a pasted key and return it, or raise :class:`CredentialError`."""
-    key = key.strip()
+def validate_key(text: str) -> str | None:
+    """Plain words for what is wrong with a pasted key, or None when it looks like a key.
+
+    Surrounding spaces and line breaks are ignored (they come with copy and paste). The words
+    name the character and its position, never the key itself."""
+    key = text.strip()
     if not key:
-        raise CredentialError("The API key is empty.")
+        return "The API key is empty."
     if len(key) > MAX_KEY_LENGTH:
-        raise CredentialError(f"That is {len(key)} characters: not an API key (they are much shorter).")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in key):
-        raise CredentialError("The API key contains spaces or control characters; paste it again.")
-    return key
+        return f"That is {len(key)} characters: not an API key (they are much shorter)."
+    problems = [(i, ch) for i, ch in enumerate(key, start=1) if not ("!" <= ch <= "~")]
+    if not problems:
+        return None
+    position, ch = problems[0]
+    more = f" (and {len(problems) - 1} more such characters)" if len(problems) > 1 else ""
+    return (f"The key contains {_describe(ch)} at position {position}{more}. API keys are plain letters and "
+            "digits: copy it again from SortedPRO, or type it.")
+
+
+def _describe(ch: str) -> str:
+    code = f"U+{ord(ch):04X}"
+    category = unicodedata.category(ch)
+    name = unicodedata.name(ch, "").lower()
+    if ch == " ":
+        return "a space"
+    if ch in "\r\n\u2028\u2029\x85":
+        return f"a line break ({code})"
+    if ch == "\t":
+        return f"a tab ({code})"
+    if category == "Cf" or ch in "\u115f\u1160\u3164\uffa0":  # zero-width, BOM, direction marks, fillers
+        return f"an invisible character ({code}{', ' + name if name else ''})"
+    if category in ("Cc", "Cs", "Co", "Cn"):
+        return f"a control or undefined character ({code})"
+    if ch.isspace():
+        return f"a space-like character ({code}{', ' + name if name else ''})"
+    return f"a character that is not plain ASCII ({code})"
+
+
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
+def check_key_format(key: str) -> str:
+    """Trim a pasted key and return it, or raise :class:`CredentialError` in plain words."""
+    problem = validate_key(key)
+    if problem:
+        raise CredentialError(problem)
+    return key.strip()
 
 
 def _class_path(obj: object) -> str:
@@ -92,19 +131,31 @@ class KeyStore:
     def get(self, origin: str) -> str | None:
         env = os.environ.get(ENV_API_KEY)
         if env and env.strip():
+            problem = validate_key(env)
+            if problem:
+                raise CredentialError(f"The key in {ENV_API_KEY} cannot be used: {_lower_first(problem)}")
             return env.strip()
         import keyring.errors
 
         backend = self._usable_backend()
         with _lock:
             try:
-                return backend.get_password(SERVICE, origin)
+                stored = backend.get_password(SERVICE, origin)
             except keyring.errors.KeyringLocked:
                 raise CredentialError("The system keyring is locked. Unlock it and try again.") from None
             except keyring.errors.KeyringError as exc:
                 raise CredentialError(f"The API key could not be read from the keyring: {_words(exc)}") from None
             except Exception as exc:  # D-Bus and OS errors surface as many types
                 raise CredentialError(f"The API key could not be read from the keyring: {_words(exc)}") from None
+        if stored is not None and not isinstance(stored, str):
+            raise CredentialError("The keyring gave back something that is not text for the API key; store it again.")
+        if stored:
+            problem = validate_key(stored)
+            if problem:  # stored by an older version that did not check
+                raise CredentialError(f"The API key stored for {origin} cannot be used: {_lower_first(problem)} "
+                                      "Store it again (Settings, or 'despatch-desk key set').")
+            return stored.strip()
+        return stored
 
     def set(self, origin: str, key: str) -> None:
         key = check_key_format(key)
@@ -145,8 +196,11 @@ class KeyStore:
                 raise CredentialError(f"The API key could not be removed from the keyring: {_words(exc)}") from None
 
     def status(self, origin: str) -> KeyStatus:
-        if os.environ.get(ENV_API_KEY, "").strip():
-            return KeyStatus("environment", self.backend_name(), None)
+        env = os.environ.get(ENV_API_KEY, "")
+        if env.strip():
+            problem = validate_key(env)
+            return KeyStatus("environment", self.backend_name(),
+                             f"The key in {ENV_API_KEY} cannot be used: {_lower_first(problem)}" if problem else None)
         try:
             key = self.get(origin)
         except CredentialError as exc:
