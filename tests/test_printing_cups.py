@@ -133,3 +133,34 @@ def test_zpl_on_a_system_printer_is_refused_in_plain_words(cups_queue):
     result = printing.print_label(f"system://{queue}", b"^XA^XZ", reference=MULTI)
     assert not result.sent and "ask SortedPRO for PDF labels" in result.error
     assert len(sink.jobs) == before
+
+
+# ------------------------------------------------------------------ without a working CUPS (no cupsd needed)
+
+
+def test_cups_not_running_in_plain_words(monkeypatch, tmp_path):
+    need_tools("lp", "lpstat")
+    monkeypatch.setenv("CUPS_SERVER", str(tmp_path / "no-cupsd.sock"))  # lp and lpstat talk to nobody
+    started = time.monotonic()
+    result = printing.print_label("cups://zebra", b"^XA^XZ", reference=MULTI)
+    assert not result.sent and "CUPS (the print service) is not running" in result.error
+    assert time.monotonic() - started < 5
+
+
+def test_no_lp_command_in_plain_words(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = printing.print_label("cups://zebra", b"^XA^XZ", reference=MULTI)
+    assert not result.sent and "the 'lp' command is missing" in result.error
+
+
+def test_list_printers_without_cups_or_qt(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert printing.list_printers(include_qt=False) == []
+    broken = tmp_path / "lpstat"  # an lpstat that fails or talks nonsense is "no CUPS printers"
+    broken.write_text("#!/bin/sh\necho 'system default destination: ghost'\necho '\x01\x02 bad name' >&2\nexit 1\n")
+    broken.chmod(0o755)
+    assert printing.list_printers(include_qt=False) == []
+    broken.write_text("#!/bin/sh\ncase \"$1\" in -e) printf 'zebra\\nbad name\\noffice\\n';; "
+                      "-d) echo 'system default destination: office';; esac\n")
+    assert printing.list_printers(include_qt=False) == [
+        printing.PrinterInfo("office", "cups://office", True), printing.PrinterInfo("zebra", "cups://zebra", False)]

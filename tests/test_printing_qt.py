@@ -85,3 +85,26 @@ def test_damaged_pdf_and_cancel_in_plain_words(sandbox, qapp, tmp_path):
     assert type(e.value).__name__ == "Cancelled"
     result = printing.print_label("system://no such printer", pdf, reference=MULTI)
     assert not result.sent and "no printer named 'no such printer'" in result.error
+
+
+def test_pdf_printing_from_worker_threads(sandbox, qapp, tmp_path):
+    """The window prints on its job runner's threads, several desks' labels at once."""
+    import threading
+
+    pdf = sandbox_label(sandbox, "PDF")
+    results: dict[int, object] = {}
+
+    def work(i: int) -> None:
+        try:
+            results[i] = qt_pdf.print_pdf(pdf, CancelToken(timeout=60), title="t",
+                                          output_file=str(tmp_path / f"{i}.pdf"), where="t")
+        except Exception as exc:  # reported below
+            results[i] = exc
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert results == {0: 3, 1: 3, 2: 3}
+    assert all(qt_pdf.pdf_page_sizes((tmp_path / f"{i}.pdf").read_bytes()) == [(288.0, 432.0)] * 3 for i in range(3))
