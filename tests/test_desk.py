@@ -103,5 +103,5 @@ def test_malformed_key_from_the_environment_is_a_key_problem(paths, sandbox, mon
     monkeypatch.setenv("DESPATCH_DESK_API_KEY", "two words")
     desk = Desk(paths, base_url=sandbox.url)
     outcome = desk.allocate("EC-000-DSK-001", "nextDay")
-    assert outcome.kind is OutcomeKind.UNAUTHORIZED and "spaces" in outcome.message
+    assert outcome.kind is OutcomeKind.UNAUTHORIZED and "space" in outcome.message
     assert sandbox.recorded() == []

@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -17,7 +18,9 @@ from despatch_desk.core import AllocationWorkflow, OutcomeKind, RetryPolicy
 from despatch_desk.sandbox import DEMO_API_KEY, Fault, SandboxServer
 
 FAST = RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.02, poll_interval_s=0.05, poll_timeout_s=5,
-                   rate_limit_default_wait_s=0.01)
+                   rate_limit_default_wait_s=0.01, rate_limit_min_wait_s=0.01)
+# The first PUT can no longer take effect once its answer is in (tests of the retry after a look).
+NO_WINDOW = replace(FAST, commit_window_s=0.0)
 
 FRESH = "EC-000-DSK-001"          # Unallocated GB parcel; nextDay -> Albion Post Tracked 24
 HEAVY = "EC-000-DSK-014"          # 38 kg: no nextDay service can take it
@@ -169,17 +172,27 @@ def test_rate_limit_honours_retry_after(sandbox, wf):
     assert len(puts(sandbox)) == 2
 
 
-def test_rate_limit_is_bounded(sandbox, wf):
-    sandbox.add_fault(Fault("rate-limit", retry_after=0))
+def test_rate_limit_is_bounded_and_looked_at(sandbox, wf):
+    sandbox.add_fault(Fault("rate-limit", retry_after=0, match="/allocation/"))
     outcome = wf.allocate(FRESH, "nextDay")
-    assert outcome.kind is OutcomeKind.UNREACHABLE and "limiting requests" in outcome.message
+    # A 429 came after the PUT was sent: never "unreachable"; the look showed it unallocated.
+    assert outcome.kind is OutcomeKind.NOT_ALLOCATED and "limiting requests" in outcome.message
+    assert "(checked)" in outcome.message
     assert len(puts(sandbox)) == FAST.rate_limit_attempts + 1
+    methods = [r.method for r in sandbox.recorded()]
+    assert all(methods[i + 1] == "GET" for i, m in enumerate(methods[:-1]) if m == "PUT")  # a look after each
 
 
 def test_rate_limit_longer_than_we_wait_gives_up_at_once(sandbox):
-    sandbox.add_fault(Fault("rate-limit", retry_after=600))
+    sandbox.add_fault(Fault("rate-limit", retry_after=600, match="/allocation/"))
     outcome = workflow(sandbox).allocate(FRESH, "nextDay")
-    assert outcome.kind is OutcomeKind.UNREACHABLE and len(puts(sandbox)) == 1
+    assert outcome.kind is OutcomeKind.NOT_ALLOCATED and len(puts(sandbox)) == 1
+
+
+def test_rate_limit_on_every_request_is_in_doubt_not_unreachable(sandbox, wf):
+    sandbox.add_fault(Fault("rate-limit", retry_after=0))
+    outcome = wf.allocate(FRESH, "nextDay")
+    assert outcome.kind is OutcomeKind.IN_DOUBT and len(puts(sandbox)) == 1
 
 
 @pytest.mark.parametrize("fault", ["drop-after-commit", "server-error-after-commit", "garbage-200"])
@@ -201,9 +214,10 @@ def test_read_timeout_after_commit_is_recovered_with_one_put(sandbox):
 
 
 @pytest.mark.parametrize("fault", ["drop-before-commit", "server-error", "html-502"])
-def test_failure_before_commit_is_looked_at_then_retried_once(sandbox, wf, fault):
+def test_failure_before_commit_is_looked_at_then_retried_once(sandbox, fault):
+    """Once the first PUT can no longer take effect (its commit window is over), one retry is safe."""
     sandbox.add_fault(Fault(fault, times=1))
-    outcome = wf.allocate(FRESH, "nextDay")
+    outcome = workflow(sandbox, policy=NO_WINDOW).allocate(FRESH, "nextDay")
     assert outcome.kind is OutcomeKind.ALLOCATED and not outcome.recovered
     methods = [(r.method, r.path.split("/")[1]) for r in sandbox.recorded()]
     # PUT (lost) -> GET consignment (look: still Unallocated) -> PUT (the one safe retry)
@@ -211,8 +225,25 @@ def test_failure_before_commit_is_looked_at_then_retried_once(sandbox, wf, fault
     assert len(puts(sandbox)) == 2
 
 
+def test_application_500_is_retried_after_a_look(sandbox, wf):
+    """SortedPRO's own 500 means its handler ended: "Unallocated" is then proof, one retry is safe."""
+    sandbox.add_fault(Fault("server-error", times=1))
+    outcome = wf.allocate(FRESH, "nextDay")
+    assert outcome.kind is OutcomeKind.ALLOCATED and len(puts(sandbox)) == 2
+
+
+@pytest.mark.parametrize("fault", ["drop-before-commit", "html-502"])
+def test_lost_answer_within_the_commit_window_is_never_resent(sandbox, fault):
+    """A dropped connection or a gateway's 502: the PUT may still run, so no second PUT, ever."""
+    sandbox.add_fault(Fault(fault, times=1))
+    policy = replace(FAST, scan_deadline_s=0.6, poll_interval_s=0.1)
+    outcome = workflow(sandbox, policy=policy).allocate(FRESH, "nextDay")
+    assert outcome.kind is OutcomeKind.IN_DOUBT and "may still be working" in outcome.message
+    assert len(puts(sandbox)) == 1
+
+
 def test_persistent_server_errors_stop_after_one_retry(sandbox, wf):
-    sandbox.add_fault(Fault("server-error"))
+    sandbox.add_fault(Fault("server-error", match="/allocation/"))
     outcome = wf.allocate(FRESH, "nextDay")
     assert outcome.kind is OutcomeKind.NOT_ALLOCATED
     assert "failed twice" in outcome.message and "Unallocated" in outcome.message

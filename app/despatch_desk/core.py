@@ -127,6 +127,7 @@ class RetryPolicy:
     rate_limit_attempts: int = 3       # 429s honoured before giving up
     rate_limit_max_wait_s: float = 20.0  # longest single Retry-After we sit out
     rate_limit_default_wait_s: float = 2.0
+    rate_limit_min_wait_s: float = 1.0   # Retry-After 0, negative or past: still a real back-off
     poll_interval_s: float = 0.5       # after a 202 / while Allocating
     poll_timeout_s: float = 30.0
     scan_deadline_s: float = 60.0      # one deadline per scan: the PUT, the looks and the polls
@@ -237,29 +238,57 @@ class AllocationWorkflow:
         group_problem = check_group_code(run.group)
         if group_problem:
             return Outcome(OutcomeKind.INVALID_REFERENCE, run.reference, run.group, group_problem)
+        if run.prior_attempt:  # an earlier attempt may have been sent: look before any PUT
+            run.uncertain = True
+            verdict = self._settle(run, None)
+            if verdict is not None:
+                return verdict
 
         retried_after_look = False
         connect_failures = 0
         rate_limits = 0
         while True:
             self._check_stop(run)
+            put_started = self._clock()
             try:
                 run.puts += 1
-                summary = self.client.allocate_with_service_group(run.reference, run.group)
+                summary = self.client.allocate_with_service_group(run.reference, run.group, cancel=run.token)
+                doubt = summary.doubt_about(run.reference)
+                if doubt:
+                    raise api.UnexpectedAnswer(f"SortedPRO's answer to the allocation cannot be believed: {doubt}.",
+                                               status=summary.http_status)
             except api.NotSent as exc:
                 run.puts -= 1  # it never left this machine
+                if exc.cancelled or run.token.cancelled:
+                    raise Cancelled from None
                 connect_failures += 1
-                if connect_failures >= self.policy.connect_attempts:
+                if connect_failures >= self.policy.connect_attempts or run.token.expired:
+                    if run.sent:  # an earlier PUT of this scan did leave
+                        return self._in_doubt(run, f"{exc.message} SortedPRO could not be asked what happened.")
                     return self._unreachable(run, exc)
                 self._wait(run, self._backoff(connect_failures))
                 continue
             except api.RateLimited as exc:
+                # Normally "not processed", but it came after the request was sent: look before anything else.
+                run.sent = run.uncertain = True
+                run.last_error = exc
                 rate_limits += 1
+                consignment = self._look(run)
+                if consignment is None:
+                    return self._in_doubt(run, "SortedPRO is limiting requests and could not be asked whether the "
+                                               "allocation went through.")
+                if consignment.state_key not in _RETRYABLE_STATES:
+                    return self._from_look(run, consignment, exc)
                 wait = exc.retry_after if exc.retry_after is not None else self.policy.rate_limit_default_wait_s
-                if rate_limits > self.policy.rate_limit_attempts or wait > self.policy.rate_limit_max_wait_s:
-                    return self._outcome_from_error(run, OutcomeKind.UNREACHABLE, exc,
-                                                    "SortedPRO is limiting requests right now; nothing was allocated. "
-                                                    "Scan it again in a minute.")
+                wait = max(wait, self.policy.rate_limit_min_wait_s)  # "Retry-After: 0" is no licence to hammer
+                left = run.token.remaining()
+                if (rate_limits > self.policy.rate_limit_attempts or wait > self.policy.rate_limit_max_wait_s
+                        or (left is not None and left <= wait)):
+                    return self._outcome_from_error(
+                        run, OutcomeKind.NOT_ALLOCATED, exc,
+                        f"SortedPRO is limiting requests right now; it holds {run.reference} "
+                        f"{consignment.state or 'unallocated'} (checked), so nothing was allocated. "
+                        "Scan it again in a minute.")
                 self._wait(run, wait)
                 continue
             except api.Unauthorized as exc:
@@ -268,58 +297,105 @@ class AllocationWorkflow:
             except api.Refused as exc:
                 return self._explain_refusal(run, exc)
             except (api.InDoubt, api.ServerError, api.UnexpectedAnswer) as exc:
-                run.sent = True
+                run.sent = run.uncertain = True
                 run.last_error = exc
-                consignment = self._look(run)
-                if consignment is None:
-                    return self._in_doubt(run, _in_doubt_message(exc))
-                state = consignment.state_key
-                if state in _ALLOCATED_STATES:
-                    return self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=True)
-                if state in _ALLOCATING_STATES:
-                    return self._after_accepted(run)
-                if state in _RETRYABLE_STATES and not retried_after_look:
+                if exc.cancelled or run.token.cancelled:
+                    raise Cancelled from None
+                if _may_still_run(exc):
+                    run.first_sent_at = put_started
+                verdict = self._settle(run, exc)
+                if verdict is not None:
+                    return verdict
+                if not retried_after_look:  # held unallocated and no PUT of ours can still land: one more
                     retried_after_look = True
                     continue
-                if state in _RETRYABLE_STATES:
-                    # Looked twice: the server holds it unallocated, so this is a known failure.
-                    return self._outcome_from_error(
-                        run, OutcomeKind.NOT_ALLOCATED, exc if isinstance(exc, api.ApiResponseError) else None,
-                        f"SortedPRO failed twice ({exc.message}); {run.reference} is still "
-                        f"{consignment.state or 'unallocated'}. Scan it again in a minute.")
-                return self._explain(run, consignment, exc)
+                return self._outcome_from_error(
+                    run, OutcomeKind.NOT_ALLOCATED, exc if isinstance(exc, api.ApiResponseError) else None,
+                    f"SortedPRO failed twice ({exc.message}); {run.reference} is still {run.last_state or 'unallocated'}. "
+                    "Scan it again in a minute.")
             except api.ConfigurationError as exc:
                 return Outcome(OutcomeKind.UNREACHABLE, run.reference, run.group, exc.message)
 
             if summary.http_status == 202:
-                run.sent = True
+                run.sent = run.uncertain = True
+                run.first_sent_at = put_started  # accepted: by definition still running
                 return self._after_accepted(run)
             if summary.succeeded:
                 return self._from_summary(run, summary)
             # A 200 whose summary says it did not work (StatusCode != 200): a refusal in disguise.
             return self._explain_refusal(run, None, summary)
 
+    def _settle(self, run: _Run, exc: api.ApiError | None) -> Outcome | None:
+        """Look until what the server holds decides the scan. None: it holds the consignment
+        unallocated and no PUT of ours can still take effect, so a PUT is safe."""
+        while True:
+            if run.token.expired:
+                return self._in_doubt(run, self._unsettled_words(run))
+            consignment = self._look(run)
+            if consignment is None:
+                if exc is None:
+                    return self._in_doubt(run, "SortedPRO could not be asked about the earlier attempt; nothing "
+                                               "new was sent.")
+                return self._in_doubt(run, _in_doubt_message(exc))
+            if consignment.state_key not in _RETRYABLE_STATES:
+                return self._from_look(run, consignment, exc)
+            run.last_state = consignment.state
+            if not self._may_still_commit(run):
+                return None
+            left = run.token.remaining()
+            if left is not None and left <= self.policy.poll_interval_s:
+                return self._in_doubt(run, self._unsettled_words(run))
+            self._wait(run, self.policy.poll_interval_s)
+
+    def _from_look(self, run: _Run, consignment: api.Consignment, exc: api.ApiError | None) -> Outcome:
+        """A look that found the consignment allocated, allocating, or in a state that explains itself."""
+        state = consignment.state_key
+        if state in _ALLOCATED_STATES:
+            return self._allocated_found(run, consignment)
+        if state in _ALLOCATING_STATES:
+            return self._after_accepted(run)
+        return self._explain(run, consignment, exc)
+
+    def _allocated_found(self, run: _Run, consignment: api.Consignment) -> Outcome:
+        alloc = consignment.allocation
+        if alloc and alloc.group_reference and alloc.group_reference.lower() != run.group.lower():
+            return self._explain(run, consignment, None)  # allocated, but not by this scan's group
+        return self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=True)
+
+    def _unsettled_words(self, run: _Run) -> str:
+        since = self._since_sent(run)
+        when = f" (sent {since:.0f} s ago)" if since != float("inf") else ""
+        state = f"; so far it holds it {run.last_state}" if run.last_state else ""
+        return f"SortedPRO may still be working on the allocation request{when}{state}."
+
     def _after_accepted(self, run: _Run) -> Outcome:
-        """202 (or Allocating): poll the status, bounded, then read the result."""
+        """202 (or Allocating): poll the status until Allocated or AllocationFailed, bounded, then look.
+
+        Unallocated right after a 202 is a lagging status, not an answer: keep polling."""
         deadline = self._clock() + self.policy.poll_timeout_s
         while True:
             try:
-                status = self.client.get_status(run.reference)
-                state = status.state_key
-            except api.ApiError:
+                state = self.client.get_status(run.reference, cancel=run.token).state_key
+            except api.ApiError as exc:
+                if exc.cancelled or run.token.cancelled:
+                    raise Cancelled from None
                 state = ""  # a failed poll is not an answer; keep polling until the deadline
-            if state and state not in _ALLOCATING_STATES:
+            if state in _ALLOCATED_STATES or state in _FINAL_FAILED_STATES or state in _CANCELLED_STATES:
                 consignment = self._look(run)
                 if consignment is None:
                     break
                 if consignment.state_key in _ALLOCATED_STATES:
-                    return self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=run.last_error is not None)
-                return self._explain(run, consignment, None)
-            if self._clock() + self.policy.poll_interval_s > deadline:
+                    return self._allocated_found(run, consignment)
+                lagging = state in _ALLOCATED_STATES and consignment.state_key in _RETRYABLE_STATES | _ALLOCATING_STATES
+                if not lagging:  # the status said allocated, the detail not yet: keep polling
+                    return self._explain(run, consignment, None)
+            left = run.token.remaining()
+            if self._clock() + self.policy.poll_interval_s > deadline or (
+                    left is not None and left <= self.policy.poll_interval_s):
                 break
             self._wait(run, self.policy.poll_interval_s)
-        return self._in_doubt(
-            run, f"SortedPRO accepted the allocation but had not finished after {self.policy.poll_timeout_s:.0f} s.")
+        return self._in_doubt(run, "SortedPRO accepted the allocation but had not finished within "
+                                   f"{min(self.policy.poll_timeout_s, self.policy.scan_deadline_s):.0f} s.")
 
     # ------------------------------------------------------------------ explaining refusals
     def _explain_refusal(self, run: _Run, exc: api.ApiResponseError | None,
@@ -327,14 +403,16 @@ class AllocationWorkflow:
         run.refusal_error = exc
         run.refusal_summary = summary
         try:
-            consignment = self.client.get_consignment(run.reference)
+            consignment = self.client.get_consignment(run.reference, cancel=run.token)
         except api.NotFound:
             return Outcome(
                 OutcomeKind.NOT_ALLOCATED, run.reference, run.group,
                 f"There is no consignment {run.reference} in this SortedPRO account.",
                 **_server_fields(exc, summary),
             )
-        except api.ApiError:
+        except api.ApiError as error:
+            if error.cancelled or run.token.cancelled:
+                raise Cancelled from None
             consignment = None
         if consignment is None:
             words = _server_words(exc, summary) or "no reason given"
@@ -352,8 +430,12 @@ class AllocationWorkflow:
         ref = run.reference
         if state in _ALLOCATED_STATES or (state and state not in _RETRYABLE_STATES and consignment.allocation
                                           and state not in _CANCELLED_STATES):
-            outcome = self._from_consignment(run, consignment, OutcomeKind.ALREADY_ALLOCATED)
             alloc = consignment.allocation
+            if (run.uncertain and state in _ALLOCATED_STATES and alloc and alloc.group_reference
+                    and alloc.group_reference.lower() == run.group.lower()):
+                # "Already allocated" to this very group after our own uncertain attempt: that attempt did it.
+                return self._from_consignment(run, consignment, OutcomeKind.ALLOCATED, recovered=True)
+            outcome = self._from_consignment(run, consignment, OutcomeKind.ALREADY_ALLOCATED)
             when = _local_hhmm(alloc.allocated_at) if alloc else None
             bits = [f"group {alloc.group_reference}" if alloc and alloc.group_reference else None, when]
             extra = ", ".join(b for b in bits if b)
@@ -402,7 +484,7 @@ class AllocationWorkflow:
         carrier_name = alloc.carrier_name if alloc else None
         carrier_ref = alloc.carrier_reference if alloc else None
         if alloc and alloc.service_reference and not carrier_name:
-            carrier_name, carrier_ref2 = self._carrier_for(alloc.service_reference)
+            carrier_name, carrier_ref2 = self._carrier_for(alloc.service_reference, run.token)
             carrier_ref = carrier_ref or carrier_ref2
         outcome = Outcome(
             kind, run.reference, run.group, "",
@@ -418,12 +500,12 @@ class AllocationWorkflow:
             outcome = replace(outcome, message=f"{run.reference} allocated to {outcome.service_text or 'a carrier service'}{note}.")
         return outcome
 
-    def _carrier_for(self, service_reference: str) -> tuple[str | None, str | None]:
+    def _carrier_for(self, service_reference: str, token: CancelToken) -> tuple[str | None, str | None]:
         """Carrier name for a service: the consignment detail does not always carry it."""
         with self._carrier_lock:
             if self._carrier_names is None:
                 try:
-                    services = self.client.list_carrier_services()
+                    services = self.client.list_carrier_services(cancel=token)
                     self._carrier_names = {s.reference: (s.carrier_name, s.carrier_reference) for s in services}
                 except api.ApiError:
                     return None, None  # best effort: try again next time
@@ -453,21 +535,25 @@ class AllocationWorkflow:
 
     # ------------------------------------------------------------------ helpers
     def _look(self, run: _Run) -> api.Consignment | None:
-        """GET the consignment, retrying connection failures briefly. None = could not look."""
+        """GET the consignment, retrying failures briefly within the scan's deadline. None = could not look."""
         for attempt in range(1, self.policy.connect_attempts + 1):
-            try:
-                return self.client.get_consignment(run.reference)
-            except (api.NotSent, api.InDoubt, api.ServerError, api.UnexpectedAnswer):
-                if attempt == self.policy.connect_attempts:
-                    return None
-                self._wait(run, self._backoff(attempt))
-            except api.RateLimited as exc:
-                if attempt == self.policy.connect_attempts:
-                    return None
-                self._wait(run, min(exc.retry_after or self.policy.rate_limit_default_wait_s,
-                               self.policy.rate_limit_max_wait_s))
-            except api.ApiError:
+            if run.token.expired:
                 return None
+            try:
+                return self.client.get_consignment(run.reference, cancel=run.token)
+            except api.ApiError as exc:
+                if exc.cancelled or run.token.cancelled:
+                    raise Cancelled from None
+                if attempt == self.policy.connect_attempts or not isinstance(
+                        exc, (api.NotSent, api.InDoubt, api.ServerError, api.UnexpectedAnswer, api.RateLimited)):
+                    return None
+                if isinstance(exc, api.RateLimited):
+                    wait = max(self.policy.rate_limit_min_wait_s,
+                               min(exc.retry_after or self.policy.rate_limit_default_wait_s,
+                                   self.policy.rate_limit_max_wait_s))
+                else:
+                    wait = self._backoff(attempt)
+                self._wait(run, wait)
         return None
 
     def _backoff(self, attempt: int) -> float:
@@ -494,6 +580,8 @@ class _Run:
     refusal_summary: api.AllocationSummary | None = None
     token: CancelToken = field(default_factory=CancelToken)
     prior_attempt: bool = False
+    uncertain: bool = False             # a PUT of this scan (or an earlier attempt) may have landed
+    last_state: str | None = None
     first_sent_at: float | None = None  # monotonic time the first maybe-committed PUT went out
 
 
@@ -519,6 +607,7 @@ _ALLOCATED_STATES = {"allocated", "manifesting", "manifested", "manifestfailed",
                      "collected", "outfordelivery", "deliveryfailed", "returned"}
 _ALLOCATING_STATES = {"allocating"}
 _RETRYABLE_STATES = {"unallocated", "allocationfailed"}
+_FINAL_FAILED_STATES = {"allocationfailed"}
 _CANCELLED_STATES = {"cancelled", "cancelling"}
 # The server's reason often repeats what our sentence already says ("No carrier service in group
 # 'x' can take this consignment: <why>"): keep only the why.
@@ -554,6 +643,14 @@ def _server_words(exc: api.ApiResponseError | None, summary: api.AllocationSumma
     if exc is not None:
         return exc.message
     return None
+
+
+def _may_still_run(exc: api.ApiError) -> bool:
+    """Whether the PUT that ended in ``exc`` may still be running at SortedPRO. A 500 in SortedPRO's
+    own words means its handler ended; a lost answer, a gateway's 502/503/504 or garbage do not."""
+    if isinstance(exc, api.ServerError) and exc.code and exc.status not in (502, 503, 504):
+        return False
+    return True
 
 
 def _in_doubt_message(exc: api.ApiError) -> str:
