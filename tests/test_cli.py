@@ -155,3 +155,147 @@ def test_window_without_a_screen_says_so(isolated_environment):
     env.update(DESPATCH_DESK_HOME=str(isolated_environment), PYTHONPATH=str(REPO / "app"))
     out = subprocess.run([sys.executable, "-m", "despatch_desk"], capture_output=True, text=True, env=env, timeout=60)
     assert out.returncode == 2 and "no screen" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---------------------------------------------------------------- E16: no traceback, whatever comes in
+
+def _env(isolated_environment, **extra):
+    env = dict(os.environ, DESPATCH_DESK_HOME=str(isolated_environment), PYTHONPATH=str(REPO / "app"),
+               PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
+    env.update(extra)
+    return env
+
+
+def test_invalid_utf8_in_arguments_is_plain_words(sandbox, isolated_environment):
+    env = _env(isolated_environment, DESPATCH_DESK_API_URL=sandbox.url, DESPATCH_DESK_API_KEY=DEMO_API_KEY)
+    out = subprocess.run([sys.executable, "-m", "despatch_desk", "allocate", b"EC-000-\xff\xfe-MMA", "--group",
+                          "nextDay"], capture_output=True, env=env, timeout=60)
+    text = (out.stdout + out.stderr).decode("utf-8", "replace")
+    assert out.returncode == 2 and "Traceback" not in text, text
+    assert out.stdout.decode().startswith("BAD ") and sandbox.recorded() == []
+    out = subprocess.run([sys.executable, "-m", "despatch_desk", "allocate", "EC-000-DSK-001", "--group",
+                          b"next\xffDay"], capture_output=True, env=env, timeout=60)
+    # An unknown group is the server's to refuse: the words come back, nothing crashes.
+    assert out.returncode == 1 and b"Traceback" not in out.stderr + out.stdout
+    assert "next\ufffdDay" in out.stdout.decode()
+    history = subprocess.run([sys.executable, "-m", "despatch_desk", "history", "--json"], capture_output=True,
+                             env=env, timeout=60)
+    raw_scans = [json.loads(line)["raw_scan"] for line in history.stdout.splitlines()]
+    assert "EC-000-\ufffd\ufffd-MMA" in raw_scans
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:99999", "http://127.0.0.1:abc", "https://api.example.com:0"])
+def test_malformed_port_in_the_api_address(run, sandbox, url):
+    out = run("allocate", "EC-000-DSK-001", "--group", "nextDay", url=url)
+    assert out.returncode == 4 and "port" in out.stderr and "Traceback" not in out.stderr + out.stdout
+    out = run("key", "status", url=url)
+    assert out.returncode == 4 and "port" in out.stderr and "Traceback" not in out.stderr
+    out = run("allocate", "EC-000-DSK-001", "--group", "nextDay", "--base-url", url)
+    assert out.returncode == 4 and "port" in out.stderr and "Traceback" not in out.stderr
+    assert sandbox.recorded() == []
+
+
+def _seed_history(isolated_environment, rows):
+    from despatch_desk.core import Outcome, OutcomeKind
+    from despatch_desk.history import History
+
+    h = History(isolated_environment / "data" / "history.sqlite3")
+    h._db.execute("BEGIN")
+    for i in range(rows):
+        h.record(Outcome(OutcomeKind.ALLOCATED, f"EC-000-{i % 1000:03d}-AAA", "nextDay", "Allocated " * 5))
+    h._db.execute("COMMIT")
+    h.close()
+
+
+def test_reader_closing_the_pipe_early_is_quiet(isolated_environment):
+    _seed_history(isolated_environment, 3000)  # far more than a pipe buffer holds
+    child = subprocess.Popen([sys.executable, "-m", "despatch_desk", "history", "--limit", "0"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(isolated_environment))
+    first = child.stdout.readline()
+    child.stdout.close()  # `| head -1`
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=60) == 0
+    assert b"EC-000-" in first and stderr == "", stderr
+
+
+def test_closed_stdout_is_quiet(isolated_environment):
+    _seed_history(isolated_environment, 5)
+    for args in (["history"], ["history", "--csv"], ["history", "--json"], ["config"]):
+        out = subprocess.run([sys.executable, "-m", "despatch_desk", *args], stderr=subprocess.PIPE, text=True,
+                             env=_env(isolated_environment), timeout=60, preexec_fn=lambda: os.close(1))
+        assert out.returncode == 0 and "Traceback" not in out.stderr, (args, out.stderr)
+
+
+def test_history_that_cannot_be_written_sends_nothing_and_exits_2(run, sandbox, isolated_environment):
+    (isolated_environment / "data" / "history.sqlite3").mkdir(parents=True)  # not a file: cannot be opened
+    out = run("allocate", "EC-000-DSK-001", "EC-000-DSK-003", "--group", "nextDay", "--json")
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert [json.loads(line)["outcome"] for line in out.stdout.splitlines()] == ["not_recorded"] * 2
+    assert not any(r.method == "PUT" for r in sandbox.recorded())
+    assert "Traceback" not in out.stderr
+    out = run("history")
+    assert out.returncode == 2 and "scan history" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_newer_or_damaged_history_gives_plain_words(run, isolated_environment):
+    import sqlite3
+
+    data = isolated_environment / "data"
+    data.mkdir(parents=True)
+    db = sqlite3.connect(data / "history.sqlite3")
+    db.execute("CREATE TABLE attempts (id INTEGER PRIMARY KEY)")
+    db.execute("PRAGMA user_version = 9")
+    db.commit()
+    db.close()
+    out = run("history")
+    assert out.returncode == 2 and "newer Despatch Desk" in out.stderr and "Traceback" not in out.stderr
+    (data / "history.sqlite3").write_bytes(b"garbage, not a database " * 100)
+    out = run("history")
+    assert out.returncode == 0 and "damaged" in out.stderr and "corrupt-" in out.stderr
+    assert any(p.name.startswith("history.sqlite3.corrupt-") for p in data.iterdir())
+
+
+def test_damaged_settings_refuse_to_allocate_until_the_environment_is_confirmed(run, sandbox, isolated_environment):
+    config = isolated_environment / "config"
+    config.mkdir(parents=True)
+    (config / "settings.json").write_bytes(b'{"envir\xff\x00nment": "sandbox", "service_groups": [{"code": "nextDay"}')
+    no_override = {"DESPATCH_DESK_API_URL": ""}
+    out = run("allocate", "EC-000-DSK-001", "--group", "nextDay", env_extra=no_override)
+    assert out.returncode == 2 and "confirm" in out.stderr and "damaged" in out.stderr
+    assert "Traceback" not in out.stderr and out.stdout == ""
+    out = run("config", env_extra=no_override)
+    assert out.returncode == 2 and "NOT CONFIRMED" in out.stdout
+    out = run("config", "--environment", "sandbox", env_extra=no_override)
+    assert out.returncode == 0 and "apisandbox" in out.stdout
+    out = run("config", env_extra=no_override)
+    assert out.returncode == 0 and "Environment: sandbox" in out.stdout and "nextDay" in out.stdout
+    assert sandbox.recorded() == []
+
+
+def test_latin1_settings_file_does_not_crash_commands(run, isolated_environment):
+    config = isolated_environment / "config"
+    config.mkdir(parents=True)
+    (config / "settings.json").write_bytes('{"workstation": "Bänk 1", "service_groups": [{"code": "mine", '
+                                           '"name": "Größe"}]}'.encode("latin-1"))
+    out = run("groups", "--json")
+    assert out.returncode == 0 and "Traceback" not in out.stderr and "not UTF-8" in out.stderr
+
+
+def test_key_with_an_invisible_character_is_refused_by_key_set(run, memory_keyring):
+    secret = "0123456789abcdef"
+    out = run("key", "set", stdin=secret + "\u200b9876\n", key=None)
+    assert out.returncode == 3 and "U+200B" in out.stderr and "position 17" in out.stderr
+    assert secret not in out.stdout + out.stderr and "Traceback" not in out.stderr
+
+
+def test_key_set_with_bytes_that_are_not_utf8(isolated_environment):
+    out = subprocess.run([sys.executable, "-m", "despatch_desk", "key", "set"], input=b"abc\xffdef\n",
+                         capture_output=True, env=_env(isolated_environment), timeout=60)
+    assert out.returncode == 3 and b"position 4" in out.stderr and b"Traceback" not in out.stderr
+
+
+def test_environment_key_with_an_invisible_character_is_exit_3(run, sandbox):
+    out = run("allocate", "EC-000-DSK-001", "--group", "nextDay", key=DEMO_API_KEY + "\u200b")
+    assert out.returncode == 3 and "U+200B" in out.stderr and "Traceback" not in out.stderr
+    assert DEMO_API_KEY not in out.stdout + out.stderr
+    assert sandbox.recorded() == []

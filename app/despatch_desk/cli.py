@@ -2,8 +2,11 @@
 
 No Qt import on any command-line path (start-up stays light); the window is imported only
 when it is asked for. Exit codes for ``allocate``: 0 all allocated by this run, 1 refused or
-not allocated, 2 bad usage or invalid reference, 3 key missing/unreadable/rejected,
-4 unreachable or in doubt; the highest wins when they mix.
+not allocated, 2 bad usage, invalid reference, settings or history not usable (including
+``not_recorded``: nothing sent because the history cannot be written), 3 key
+missing/unreadable/malformed/rejected, 4 unreachable, bad API address or in doubt; the highest
+wins when they mix. Nothing an operator can cause ends in a traceback: errors become plain
+words through :func:`errors.explain` in :func:`_guard`.
 """
 
 from __future__ import annotations
@@ -11,13 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from . import APP_NAME, __version__
-
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_KEY, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+from .errors import EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, DeskError, explain
+from .errors import EXIT_NOT_DONE as EXIT_REFUSED
+from .errors import exit_code as error_exit_code
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
 
+    p = sub.add_parser("config", help="show the settings, or confirm the environment after a damaged settings file")
+    p.add_argument("--environment", choices=("production", "sandbox", "custom"),
+                   help="set and confirm the SortedPRO environment")
+    p.add_argument("--custom-url", help="the API address when --environment custom")
+
     p = sub.add_parser("key", help="manage the API key in the system keyring")
     p.add_argument("action", choices=("set", "status", "delete"))
     p.add_argument("--base-url", help="the API the key belongs to (default: from settings)")
@@ -71,7 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    _tolerant_streams()
+    argv = [_clean_argument(a) for a in (sys.argv[1:] if argv is None else argv)]
     # The sandbox and self-test take their own options: hand them over untouched.
     if argv and argv[0] == "sandbox":
         from .sandbox.__main__ import main as sandbox_main
@@ -86,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         return gui_main(demo=args.demo)
     handler = {"allocate": cmd_allocate, "groups": cmd_groups, "history": cmd_history,
-               "recheck": cmd_recheck, "key": cmd_key}[args.command]
+               "recheck": cmd_recheck, "key": cmd_key, "config": cmd_config}[args.command]
     return _guard(lambda: handler(args))
 
 
@@ -114,29 +125,70 @@ def _no_screen() -> bool:
     return not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM"))
 
 
+def _clean_argument(arg: str) -> str:
+    """Arguments that were not valid UTF-8 (POSIX hands them over surrogate-escaped) as U+FFFD."""
+    try:
+        return arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeError:
+        return arg.encode("utf-8", "replace").decode("utf-8", "replace")
+
+
+def _tolerant_streams() -> None:
+    # A console that cannot show a character gets a '?', never a UnicodeEncodeError.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
 def _guard(fn) -> int:
-    """Plain words instead of a traceback for anything an operator can cause."""
-    from .credentials import CredentialError
+    """Plain words instead of a traceback for anything an operator can cause (errors.explain)."""
     from .desk import DeskNotReady
-    from .history import HistoryError
-    from .settings import SettingsError
 
     try:
         return int(fn() or 0)
     except KeyboardInterrupt:
         _err("Interrupted.")
         return 130
+    except BrokenPipeError:  # `despatch-desk history | head`
+        _discard_stdout()
+        return EXIT_OK
     except DeskNotReady as exc:
         _err(exc.message)
-        return EXIT_UNREACHABLE if exc.kind.value == "unreachable" else EXIT_KEY
-    except CredentialError as exc:
-        _err(str(exc))
+        return _exit_code(exc.kind)
+    except Exception as exc:
+        _err(_words(exc))
+        return _error_exit_code(exc)
+
+
+def _words(exc: BaseException) -> str:
+    from . import api
+
+    if isinstance(exc, api.ApiError):
+        return str(exc)  # the client's errors are plain sentences already
+    return explain(exc)
+
+
+def _error_exit_code(exc: BaseException) -> int:
+    from . import api
+
+    if isinstance(exc, DeskError):
+        return exc.exit_code
+    if isinstance(exc, api.Unauthorized):
         return EXIT_KEY
-    except (HistoryError, SettingsError) as exc:
-        _err(str(exc))
-        return EXIT_USAGE
-    except BrokenPipeError:  # `despatch-desk history | head`
-        return 0
+    if isinstance(exc, api.ApiError):
+        return EXIT_UNREACHABLE  # a bad API address or an unusable answer: as for allocate
+    return error_exit_code(exc)
+
+
+def _discard_stdout() -> None:
+    """The reader went away: point stdout at the null device so the exit flush is quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _err(message: str) -> None:
@@ -157,11 +209,37 @@ def _setup_logging(verbose: bool) -> None:
             logging.getLogger(noisy).setLevel(logging.WARNING)  # they would print the headers
 
 
-def _desk(base_url: str | None = None):
+def _desk(base_url: str | None = None, *, environment_needed: bool = True, open_history: bool = True):
+    """The desk, after saying what loading found (a damaged settings or history file).
+
+    Raises :class:`DeskError` for an API address with a broken port (exit 4, like any unusable
+    address) and, unless the address is given explicitly, while the environment is unconfirmed
+    (exit 2). Opening the history here lets a newer or unreadable history stop the command early."""
     from .desk import Desk
     from .settings import Paths
+    from .settings_file import url_port_problem
 
-    return Desk(Paths.default(), base_url=base_url)
+    desk = Desk(Paths.default(), base_url=base_url)
+    try:
+        if desk.settings_store.load_warning:
+            _err(desk.settings_store.load_warning)
+        problem = url_port_problem(desk.base_url)
+        if problem:
+            raise DeskError(f"The API address cannot be used. {problem}", exit_code=EXIT_UNREACHABLE)
+        if environment_needed and base_url is None and desk.settings.environment_problem:
+            raise DeskError(desk.settings.environment_problem, exit_code=EXIT_USAGE)
+        if open_history:
+            _history_notice(desk)
+    except BaseException:
+        desk.close()
+        raise
+    return desk
+
+
+def _history_notice(desk) -> None:
+    notice = desk.history.notice
+    if notice:
+        _err(notice)
 
 
 # ----------------------------------------------------------------------------- commands
@@ -174,7 +252,7 @@ def cmd_allocate(args: argparse.Namespace) -> int:
     if problem:
         _err(problem)
         return EXIT_USAGE
-    desk = _desk(args.base_url)
+    desk = _desk(args.base_url, open_history=False)
     try:
         desk.workflow()  # fail early, once, on a missing key or bad address
         worst = EXIT_OK
@@ -189,27 +267,40 @@ def cmd_allocate(args: argparse.Namespace) -> int:
                 break  # every further call would be refused the same way
         if desk.last_history_error:
             _err(desk.last_history_error)
+        _history_notice_if_open(desk)
         return worst
     finally:
         desk.close()
 
 
-def _exit_code(kind) -> int:
-    from .core import OutcomeKind
+def _history_notice_if_open(desk) -> None:
+    try:
+        history = desk._history  # only if a scan opened it: never open it just to ask
+    except AttributeError:
+        return
+    if history is not None and history.notice:
+        _err(history.notice)
 
-    return {
-        OutcomeKind.ALLOCATED: EXIT_OK,
-        OutcomeKind.ALREADY_ALLOCATED: EXIT_REFUSED,
-        OutcomeKind.NOT_ALLOCATED: EXIT_REFUSED,
-        OutcomeKind.INVALID_REFERENCE: EXIT_USAGE,
-        OutcomeKind.UNAUTHORIZED: EXIT_KEY,
-        OutcomeKind.UNREACHABLE: EXIT_UNREACHABLE,
-        OutcomeKind.IN_DOUBT: EXIT_UNREACHABLE,
-    }[kind]
+
+# Contract: supervisors script desks with these (see the module docstring).
+_KIND_EXIT = {
+    "allocated": EXIT_OK,
+    "already_allocated": EXIT_REFUSED,
+    "not_allocated": EXIT_REFUSED,
+    "invalid_reference": EXIT_USAGE,
+    "not_recorded": EXIT_USAGE,  # nothing was sent: the desk is not ready to record
+    "unauthorized": EXIT_KEY,
+    "unreachable": EXIT_UNREACHABLE,
+    "in_doubt": EXIT_UNREACHABLE,
+}
+
+
+def _exit_code(kind) -> int:
+    return _KIND_EXIT.get(getattr(kind, "value", kind), EXIT_UNREACHABLE)  # an unknown kind is not a success
 
 
 _MARKS = {"allocated": "OK  ", "already_allocated": "HAD ", "not_allocated": "NO  ", "invalid_reference": "BAD ",
-          "unauthorized": "KEY ", "unreachable": "DOWN", "in_doubt": "??? "}
+          "unauthorized": "KEY ", "unreachable": "DOWN", "in_doubt": "??? ", "not_recorded": "REC "}
 
 
 def _outcome_line(outcome) -> str:
@@ -225,7 +316,7 @@ def _outcome_line(outcome) -> str:
 def cmd_groups(args: argparse.Namespace) -> int:
     from . import api
 
-    desk = _desk(args.base_url)
+    desk = _desk(args.base_url, environment_needed=False, open_history=False)
     try:
         source = "account"
         note = None
@@ -261,12 +352,13 @@ def cmd_groups(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from .history import write_csv
 
-    desk = _desk()
+    desk = _desk(environment_needed=False)
     try:
         limit = None if args.limit <= 0 else args.limit
         rows = desk.history.search(args.search, outcomes=args.outcome, limit=limit)
         if args.csv:
-            write_csv(rows, sys.stdout)
+            if sys.stdout is not None:
+                write_csv(rows, sys.stdout)
         elif args.json:
             for row in rows:
                 _out(json.dumps(row.as_dict(), ensure_ascii=False))
@@ -305,13 +397,49 @@ def cmd_recheck(args: argparse.Namespace) -> int:
         desk.close()
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from .settings import Paths, SettingsStore
+
+    store = SettingsStore(Paths.default())
+    settings = store.load()
+    if store.load_warning:
+        _err(store.load_warning)
+    if args.environment:
+        if args.environment == "custom" and not (args.custom_url or settings.custom_url):
+            _err("--environment custom needs --custom-url https://...")
+            return EXIT_USAGE
+        settings = store.confirm_environment(args.environment, args.custom_url)
+        _out(f"Environment confirmed: {settings.environment} ({settings.api_base_url}).")
+        return EXIT_OK
+    _out(f"Settings:    {store.paths.settings_file}")
+    _out(f"State:       {store.paths.state_file}")
+    _out(f"History:     {store.paths.history_file}")
+    unconfirmed = "  (NOT CONFIRMED: the desk will not allocate)" if settings.environment_problem else ""
+    _out(f"Environment: {settings.environment_label}{unconfirmed}")
+    _out(f"API:         {settings.api_base_url}")
+    _out(f"Workstation: {settings.workstation}")
+    _out(f"Groups:      {', '.join(g.code for g in settings.service_groups) or 'none'}")
+    if settings.environment_problem:
+        _err(settings.environment_problem)
+        return EXIT_USAGE
+    return EXIT_OK
+
+
 def cmd_key(args: argparse.Namespace) -> int:
     from .api import api_origin, validate_base_url
     from .credentials import ENV_API_KEY, KeyStore, check_key_format
     from .settings import Paths, SettingsStore
+    from .settings_file import url_port_problem
 
-    settings = SettingsStore(Paths.default()).load()
-    origin = api_origin(validate_base_url(args.base_url or settings.api_base_url))
+    store_of_settings = SettingsStore(Paths.default())
+    settings = store_of_settings.load()
+    if store_of_settings.load_warning:
+        _err(store_of_settings.load_warning)
+    url = args.base_url or settings.api_base_url
+    problem = url_port_problem(url)
+    if problem:
+        raise DeskError(f"The API address cannot be used. {problem}", exit_code=EXIT_UNREACHABLE)
+    origin = api_origin(validate_base_url(url))
     store = KeyStore()
     if args.action == "status":
         status = store.status(origin)
@@ -333,7 +461,12 @@ def cmd_key(args: argparse.Namespace) -> int:
 
         key = getpass.getpass(f"API key for {origin} (input hidden): ")
     else:
+        try:  # bytes that are not UTF-8 reach the key check as named characters, not as a crash
+            sys.stdin.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
         key = sys.stdin.readline() if sys.stdin is not None else ""
+    # Checked before the keyring is touched: a malformed key is a key problem (exit 3) on any machine.
     store.set(origin, check_key_format(key))
     _out(f"Stored the key for {origin} in {store.backend_name()}.")
     return EXIT_OK
