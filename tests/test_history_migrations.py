@@ -170,8 +170,10 @@ def test_a_file_that_is_not_a_database_is_kept_aside_and_a_new_history_works(pat
 
 def test_a_malformed_database_is_kept_aside(paths):
     h = History(paths.history_file)
+    h._db.execute("BEGIN")
     for i in range(400):
         h.record(Outcome(OutcomeKind.ALLOCATED, f"EC-000-{i:03d}-AAA", "nextDay", "ok " * 20))
+    h._db.execute("COMMIT")
     h.close()  # the last connection checkpoints the WAL into the file
     data = bytearray(paths.history_file.read_bytes())
     assert len(data) > 4096 * 6
@@ -332,3 +334,36 @@ def test_not_recorded_outcomes_never_get_a_row(paths):
     nothing_sent = Outcome(OutcomeKind("not_recorded"), "EC-000-DSK-011", "nextDay", "history unavailable")
     assert h.record(nothing_sent) is None
     assert h.count() == 0
+
+
+def test_scan_text_that_was_not_utf8_is_stored_not_a_crash(paths):
+    h = History(paths.history_file)
+    row = h.record(Outcome(OutcomeKind.INVALID_REFERENCE, None, "next\udcffDay", "not a reference",
+                           raw_scan="EC-\udcfe\udcff"))
+    assert h.get(row).raw_scan == "EC-\ufffd\ufffd" and h.get(row).group_code == "next\ufffdDay"
+
+
+MIGRATING_CHILD = """
+import sys
+from despatch_desk.history import History
+sys.stdin.readline()   # all start together
+h = History(sys.argv[1])
+print(h.upgraded_from, h.count(), flush=True)
+"""
+
+
+def test_desks_opening_an_old_file_at_once_migrate_it_once(paths):
+    _v1_file(paths.history_file)
+    children = [subprocess.Popen([sys.executable, "-c", MIGRATING_CHILD, str(paths.history_file)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                 env=_child_env()) for _ in range(3)]
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    results = [child.communicate(timeout=60) for child in children]
+    assert all(child.returncode == 0 for child in children), results
+    assert all(out.split()[1] == "2" for out, _err in results)  # every desk sees both rows
+    assert _user_version(paths.history_file) == 2 and V2_COLUMNS <= _columns(paths.history_file)
+    backups = list(paths.data_dir.glob("history.sqlite3.v1-backup*"))
+    assert len(backups) == 1 and _columns(backups[0]).isdisjoint(V2_COLUMNS)  # one copy, of the old file
+    assert sorted(out.split()[0] for out, _err in results).count("1") == 1  # one desk migrated it

@@ -145,6 +145,7 @@ class History:
             self._db.close()
 
     def _execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        params = [_storable(p) for p in params]
         with self._lock:
             try:
                 return self._db.execute(sql, params)
@@ -303,6 +304,16 @@ class History:
                 raise HistoryError(f"Could not write {path}: {exc.strerror or exc}.") from None
             return count
         return write_csv(rows, target)
+
+
+def _storable(value: Any) -> Any:
+    """Text SQLite can store: a lone surrogate (bytes that were not UTF-8) becomes U+FFFD."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "".join(ch if not 0xD800 <= ord(ch) <= 0xDFFF else "\ufffd" for ch in value)
+    return value
 
 
 def _not_recorded(outcome: Outcome) -> bool:

@@ -204,6 +204,11 @@ def migrate(db: sqlite3.Connection, path: Path | None) -> tuple[int, Path | None
         current = _effective_version(db, int(db.execute("PRAGMA user_version").fetchone()[0]))
         if current > LATEST_VERSION:
             raise NewerHistory(current)
+        if current == LATEST_VERSION:
+            db.execute("ROLLBACK")
+            if backup is not None:
+                backup.unlink(missing_ok=True)  # the other desk's copy is the one that matters
+            return current, None
         for step in MIGRATIONS[current:]:
             for statement in step:
                 db.execute(statement)
@@ -213,8 +218,8 @@ def migrate(db: sqlite3.Connection, path: Path | None) -> tuple[int, Path | None
         db.execute("ROLLBACK")
         raise
     if backup is not None:
-        log.info("history %s upgraded from version %d to %d; copy kept as %s", path, before, LATEST_VERSION, backup)
-    return before, backup
+        log.info("history %s upgraded from version %d to %d; copy kept as %s", path, current, LATEST_VERSION, backup)
+    return current, backup
 
 
 def open_history(path: Path | str) -> Opened:
