@@ -728,6 +728,10 @@ def test_fault_names_and_parse():
         "rate-limit", "server-error", "server-error-after-commit", "html-502", "drop-after-commit",
         "drop-before-commit", "slow-after-commit", "accepted-202", "garbage-200", "unauthorized",
         "servicegroups-forbidden", "label-not-ready",
+        # issue 7: hostile answers
+        "slow-commit", "rate-limit-after-commit", "flapping-202", "echo-key", "echo-key-error", "gzip-bomb",
+        "huge-body", "drip-headers", "drip-body", "desync", "other-consignment", "empty-200", "status-only-200",
+        "wrong-types-200",
     }
     f = Fault.parse("drop-after-commit:2")
     assert (f.name, f.times) == ("drop-after-commit", 2)

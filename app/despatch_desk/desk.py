@@ -10,23 +10,26 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import replace
+from datetime import datetime
 from . import api
 from .cancel import CancelToken
 from .core import AllocationWorkflow, Outcome, OutcomeKind, RetryPolicy, _StopEventView
 from .credentials import CredentialError, KeyStore
-from .history import History, HistoryError
+from .errors import EXIT_KEY, EXIT_UNREACHABLE, EXIT_USAGE, DeskError
+from .history import History, HistoryError, HistoryRow
+from .reflock import ReferenceLock
 from .references import InvalidReference, parse_reference
 from .settings import Paths, Settings, SettingsStore
 
 log = logging.getLogger("despatch_desk.desk")
 
 
-class DeskNotReady(Exception):
+class DeskNotReady(DeskError):
     """No usable API key or API address; ``kind`` says which (for exit codes and the UI)."""
 
     def __init__(self, message: str, kind: OutcomeKind = OutcomeKind.UNAUTHORIZED) -> None:
-        super().__init__(message)
-        self.message = message
+        codes = {OutcomeKind.UNAUTHORIZED: EXIT_KEY, OutcomeKind.UNREACHABLE: EXIT_UNREACHABLE}
+        super().__init__(message, exit_code=codes.get(kind, EXIT_USAGE))
         self.kind = kind
 
 
@@ -153,11 +156,36 @@ class Desk:
         """Allocate one scan and record it. Never raises for anything an operator can cause.
 
         ``cancel``: the scan's token (the GUI makes one per scan from :attr:`closing`); None means a
-        child of :attr:`closing` with the scan deadline. ``prior_attempt``: None asks the history."""
+        child of :attr:`closing`. Either way the scan deadline applies. ``prior_attempt``: an earlier
+        attempt on this reference may have been sent (look first); the history is asked as well.
+
+        A per-reference lock file is held for the whole scan, so two desks on this machine never
+        allocate one consignment at once; a desk that had to wait for it looks before it sends."""
         try:
             reference: str | None = parse_reference(raw_scan).reference
         except InvalidReference:
             reference = None
+        token = (cancel or self.closing).child(timeout=self._policy().scan_deadline_s)
+        if reference is None:  # refused on the spot: no network, no lock
+            return self._allocate_recorded(raw_scan, None, group, token, False, None)
+        try:
+            with ReferenceLock(self.paths.data_dir / "locks", reference, token) as lock:
+                if not lock.acquired:
+                    return self._lock_not_acquired(raw_scan, reference, group, token)
+                earlier = self._unresolved(reference)
+                prior = bool(prior_attempt) or bool(earlier) or lock.waited
+                prior_sent_at = max((r.started_at for r in earlier if r.started_at), default=None)
+                outcome = self._allocate_recorded(raw_scan, reference, group, token, prior, prior_sent_at)
+                self._resolve_earlier(earlier, outcome)
+                return outcome
+        except OSError as exc:  # the lock file cannot be made: the data folder is not writable
+            return Outcome(OutcomeKind.NOT_RECORDED, reference, group,
+                           f"The desk's data folder cannot be written ({exc.strerror or exc}): nothing was sent. "
+                           "Fix the disk, then scan again.", raw_scan=raw_scan)
+
+    def _allocate_recorded(self, raw_scan: str, reference: str | None, group: str, token: CancelToken,
+                           prior: bool, prior_sent_at: datetime | None) -> Outcome:
+        """Record, then send: the pending row first; if it cannot be written nothing is sent."""
         try:
             row_id = self._begin(raw_scan, reference, group)
         except HistoryError as exc:
@@ -165,7 +193,8 @@ class Desk:
                            f"The scan history cannot be written ({exc}): nothing was sent. "
                            "Fix the disk, then scan again.", raw_scan=raw_scan)
         try:
-            outcome = self.workflow().allocate(raw_scan, group, cancel=cancel, prior_attempt=bool(prior_attempt))
+            outcome = self.workflow().allocate(raw_scan, group, cancel=token, prior_attempt=prior,
+                                               prior_sent_at=prior_sent_at)
         except DeskNotReady as exc:
             outcome = Outcome(exc.kind, reference, group, exc.message, raw_scan=raw_scan)
         except Exception as exc:  # a bug must not lose the scan: it is kept as in doubt
@@ -176,6 +205,41 @@ class Desk:
                               "It is kept in the in-doubt list; check it before shipping.", raw_scan=raw_scan)
         self._finish(row_id, outcome)
         return outcome
+
+    def _lock_not_acquired(self, raw_scan: str, reference: str, group: str, token: CancelToken) -> Outcome:
+        if token.cancelled:
+            outcome = Outcome(OutcomeKind.UNREACHABLE, reference, group,
+                              "The desk closed before this scan was sent: nothing was allocated. Scan it again.",
+                              raw_scan=raw_scan)
+        else:
+            outcome = Outcome(OutcomeKind.IN_DOUBT, reference, group,
+                              f"Another despatch desk on this computer was still allocating {reference}, so this "
+                              "scan sent nothing. Check it in the in-doubt list before shipping.", raw_scan=raw_scan)
+        self.record(outcome)
+        return outcome
+
+    def _unresolved(self, reference: str) -> list[HistoryRow]:
+        try:
+            return self.history.unresolved_for(reference)
+        except HistoryError:
+            return []  # begin() will fail the same way and send nothing
+
+    def _resolve_earlier(self, rows: list[HistoryRow], outcome: Outcome) -> None:
+        """Earlier unresolved attempts on this reference, settled by what this scan's look showed."""
+        if not rows or outcome.kind not in (OutcomeKind.ALLOCATED, OutcomeKind.NOT_ALLOCATED):
+            return
+        if outcome.kind is OutcomeKind.ALLOCATED and outcome.attempts and not outcome.recovered:
+            # This scan's own PUT did it: the earlier attempts had not taken effect.
+            verdict = replace(outcome, kind=OutcomeKind.NOT_ALLOCATED, recovered=False,
+                              message=f"A later scan found {outcome.reference} unallocated and allocated it itself.")
+        else:
+            verdict = replace(outcome, message=f"Settled by a later scan: {outcome.message}")
+        for row in rows:
+            try:
+                self.history.resolve(row.id, verdict)
+            except HistoryError as exc:
+                self.last_history_error = str(exc)
+                log.error("history: %s", exc)
 
     def recheck(self, row_id: int, *, cancel: CancelToken | None = None) -> Outcome:
         """Look up an in-doubt history row on the server and record what it holds."""

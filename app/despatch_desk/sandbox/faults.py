@@ -33,6 +33,23 @@ FAULT_DESCRIPTIONS: dict[str, str] = {
     "garbage-200": "allocation performed, 200 with a non-JSON HTML body",
     "unauthorized": "401 from the API gateway (any request)",
     "servicegroups-forbidden": "403 on GET /servicegroups",
+    # -- hostile answers (issue 7): each attacks one of the client's rules of trust
+    "slow-commit": "the PUT takes effect only after `delay` s (default 3), then answers; a look meanwhile "
+                   "shows Unallocated",
+    "rate-limit-after-commit": "allocation performed, then 429 with Retry-After",
+    "flapping-202": "202 at once; the status flaps Unallocated/Allocating for `delay` s (default 1), then the result",
+    "echo-key": "allocation performed; the key echoed in CarrierName, tracking, Description and x-correlation-id",
+    "echo-key-error": "400 whose Message, CorrelationId and Details echo the key (plain, upper case, URL-encoded)",
+    "gzip-bomb": "200 with Content-Encoding gzip: ~1 MB inflating to 1 GiB",
+    "huge-body": "200 with a body of `size` bytes (default 200 MB), streamed",
+    "drip-headers": "allocation performed; the answer's header block sent one byte every `delay` s (default 1)",
+    "drip-body": "allocation performed; the headers at once, then the body one byte every `delay` s (default 1)",
+    "desync": "allocation performed; the answer is followed on the same connection by a second, unasked "
+              "answer (allocated, tracking TRK-NEVER-ISSUED)",
+    "other-consignment": "allocation performed; the answer is about another consignment (EC-999-999-999)",
+    "empty-200": "allocation performed; 200 with {}",
+    "status-only-200": "allocation performed; 200 with [{\"StatusCode\": 200}]",
+    "wrong-types-200": "allocation performed; 200 whose carrier fields are numbers, lists and objects",
     "label-not-ready": "404 LabelNotFound on GET /labels/... until `delay` seconds (default 0.5) after the allocation",
 }
 
@@ -44,7 +61,9 @@ DEFAULT_SCOPE.update({"rate-limit": "any", "unauthorized": "any", "servicegroups
 DEFAULT_SCOPE["label-not-ready"] = "label"  # GET /labels/... only; `times` counts the label requests it sees
 
 #: Default `delay` (seconds) for the faults that use one.
-DEFAULT_DELAY: dict[str, float] = {"slow-after-commit": 3.0, "accepted-202": 0.3}
+DEFAULT_DELAY: dict[str, float] = {"slow-after-commit": 3.0, "accepted-202": 0.3, "slow-commit": 3.0,
+                                   "flapping-202": 1.0, "drip-headers": 1.0, "drip-body": 1.0}
+DEFAULT_SIZE = 200_000_000  # huge-body
 DEFAULT_DELAY["label-not-ready"] = 0.5
 
 
@@ -62,6 +81,7 @@ class Fault:
     retry_after: int = 1
     delay: float | None = None
     any_request: bool = False
+    size: int = DEFAULT_SIZE  # huge-body only
 
     def __post_init__(self) -> None:
         if self.name not in FAULT_NAMES:

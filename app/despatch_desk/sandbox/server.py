@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 from ..api import is_loopback
 from .catalogue import Quote
+from . import hostile
 from .faults import Fault
 from .store import Allocation, ApiError, SandboxStore, parse_iso
 
@@ -60,6 +61,7 @@ class _Reply:
     content_type: str | None = JSON
     headers: list[tuple[str, str]] = field(default_factory=list)
     drop: bool = False
+    writer: hostile.Writer | None = None  # writes the raw bytes itself (drip, huge body, desync)
 
 
 @dataclass
@@ -246,6 +248,9 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop:
             self.drop()
             return
+        if reply.writer is not None:
+            reply.writer(self)
+            return
         self.send_response(reply.status)
         for name, value in reply.headers:
             self.send_header(name, value)
@@ -298,6 +303,11 @@ class SandboxServer:
         for f in faults:
             self.add_fault(f)
         self._requests: list[RecordedRequest] = []
+        # What tests assert about allocation PUTs: how many per reference, how many at once.
+        self._puts: dict[str, int] = {}
+        self._in_flight: dict[str, int] = {}
+        self._max_in_flight: dict[str, int] = {}
+        self._flapping: dict[str, int] = {}  # reference -> status polls seen while a flapping-202 runs
         self._req_lock = threading.Lock()
         self.errors: list[str] = []  # tracebacks of unexpected handler errors (should stay empty)
         self._stop_event = threading.Event()
@@ -523,9 +533,50 @@ class SandboxServer:
             return
         route = _resolve(method, raw_path)
         fault = self._take_fault("label" if route.handler == "label" else route.kind, decoded)
-        reply = self._with_fault(fault, route, method)
-        if reply is not None:
-            h.send(reply)
+        ref = route.params[0].upper() if route.handler == "allocate" else None
+        if ref is not None:
+            self._count_put(ref, +1)
+        try:
+            reply = self._with_fault(fault, route, method)
+            if reply is not None:
+                h.send(reply)
+        finally:
+            if ref is not None:
+                self._count_put(ref, -1)
+
+    # -- what the allocation PUTs did ------------------------------------------------------------
+    def _count_put(self, ref: str, step: int) -> None:
+        with self._req_lock:
+            if step > 0:
+                self._puts[ref] = self._puts.get(ref, 0) + 1
+            now = self._in_flight.get(ref, 0) + step
+            self._in_flight[ref] = now
+            self._max_in_flight[ref] = max(self._max_in_flight.get(ref, 0), now)
+
+    def puts_for(self, reference: str) -> int:
+        """Allocation PUTs received for ``reference`` (whatever became of them)."""
+        with self._req_lock:
+            return self._puts.get(reference.upper(), 0)
+
+    def most_puts_in_flight(self, reference: str) -> int:
+        """The most allocation PUTs for ``reference`` that were being handled at the same moment."""
+        with self._req_lock:
+            return self._max_in_flight.get(reference.upper(), 0)
+
+    def calls_for(self, reference: str) -> list[str]:
+        """The order of calls about ``reference``: "PUT" (allocate), "GET" (consignment) and "STATUS"."""
+        ref = reference.upper()
+        calls = []
+        for r in self.recorded():
+            parts = [p.upper() for p in r.path.strip("/").split("/")]
+            if len(parts) >= 2 and parts[1] == ref:
+                if parts[0] == "ALLOCATION":
+                    calls.append("PUT")
+                elif parts[0] == "CONSIGNMENTS" and len(parts) == 2:
+                    calls.append("GET")
+                elif parts[0] == "CONSIGNMENTS" and parts[-1] == "STATUS":
+                    calls.append("STATUS")
+        return calls
 
     def _with_fault(self, fault: Fault | None, route: _Route, method: str) -> _Reply | None:
         name = fault.name if fault else None
@@ -553,6 +604,9 @@ class SandboxServer:
             return self._answer(route, method)
         if name == "drop-before-commit":
             return _Reply(0, drop=True)
+        hostile_reply = self._hostile(fault, route, method)
+        if hostile_reply is not None:
+            return hostile_reply
         if name == "accepted-202":
             if route.handler == "allocate":
                 return self._allocate_async(route, fault.effective_delay)
@@ -570,6 +624,78 @@ class SandboxServer:
                 return _Reply(0, drop=True)
             return reply
         return reply
+
+    def _hostile(self, fault: Fault, route: _Route, method: str) -> _Reply | None:
+        """The issue-7 faults (see faults.py); None for a fault that is not one of them."""
+        name = fault.name
+        if name == "slow-commit":
+            if self._stop_event.wait(fault.effective_delay):  # nothing happens before the delay
+                return _Reply(0, drop=True)
+            return self._answer(route, method)
+        if name == "flapping-202" and route.handler == "allocate":
+            return self._allocate_flapping(route, fault.effective_delay)
+        if name == "echo-key-error":
+            status, body, headers = hostile.echo_key_error(self.api_key)
+            return _Reply(status, body, headers=headers)
+        if name == "gzip-bomb":
+            return _Reply(200, hostile.gzip_bomb(), headers=[("Content-Encoding", "gzip")])
+        if name == "huge-body":
+            return _Reply(200, writer=hostile.huge_writer(fault.size, self._stop_event))
+        if name not in ("rate-limit-after-commit", "echo-key", "drip-headers", "drip-body", "desync",
+                        "other-consignment", "empty-200", "status-only-200", "wrong-types-200"):
+            return None
+        reply = self._answer(route, method)  # the work is done; the answer is spoiled
+        if name == "rate-limit-after-commit":
+            return _apim(429, f"Rate limit is exceeded. Try again in {fault.retry_after} seconds.",
+                         [("Retry-After", str(fault.retry_after))])
+        if name in ("drip-headers", "drip-body"):
+            head, body = hostile.raw_response(reply.status, reply.body, reply.headers)
+            return _Reply(reply.status, writer=hostile.drip_writer(head, body, fault.effective_delay,
+                                                                   self._stop_event, name[5:]))
+        if name == "desync":
+            head, body = hostile.raw_response(reply.status, reply.body, reply.headers)
+            return _Reply(reply.status, writer=hostile.desync_writer(head, body, hostile.unasked_answer(self.url)))
+        if name == "empty-200":
+            return _Reply(200, b"{}")
+        if name == "status-only-200":
+            return _Reply(200, b'[{"StatusCode":200}]')
+        if name == "wrong-types-200":
+            return _Reply(200, _json(hostile.WRONG_TYPES_SUMMARY))
+        if reply.status != 200:
+            return reply
+        summary = json.loads(reply.body)[0]
+        if name == "echo-key":
+            echoed = hostile.echo_key_summary(summary, self.api_key)
+            return _Reply(200, _json([echoed]), headers=[("x-correlation-id", self.api_key)])
+        return _Reply(200, _json([hostile.other_consignment_summary(summary, self.url)]))  # other-consignment
+
+    def _allocate_flapping(self, route: _Route, delay: float) -> _Reply:
+        """202; the status says Unallocated and Allocating in turn until the allocation lands."""
+        ref, group = route.params
+        try:
+            with self.store.lock:
+                self.store._check_allocatable(ref, group)
+        except ApiError as e:
+            return _error(e.status, e.code, e.message, e.details)
+        key = ref.upper()
+        with self._req_lock:
+            self._flapping[key] = 0
+
+        def land() -> None:
+            try:
+                self.store.allocate(ref, group)
+            except ApiError:
+                pass
+            with self._req_lock:
+                self._flapping.pop(key, None)
+
+        self.store.schedule(delay, land)
+        base = self.url
+        summary = {"StatusCode": 202, "ApiLinks": [{"Rel": "detail", "Href": f"{base}/consignments/{ref}"}],
+                   "Description": f"Consignment {ref} has been accepted for allocation", "ConsignmentLegs": [],
+                   "CarrierReference": None, "CarrierName": None, "CarrierServiceReference": None,
+                   "CarrierServiceName": None}
+        return _Reply(202, _json([summary]))
 
     def _answer(self, route: _Route, method: str) -> _Reply:
         if route.handler is None:
@@ -591,7 +717,14 @@ class SandboxServer:
         return _Reply(200, _json(self.store.get_consignment(ref)))
 
     def _api_status(self, ref: str) -> _Reply:
-        return _Reply(200, _json(self.store.get_status(ref, self.url)))
+        status = self.store.get_status(ref, self.url)
+        with self._req_lock:
+            polls = self._flapping.get(ref.upper())
+            if polls is not None:
+                self._flapping[ref.upper()] = polls + 1
+        if polls is not None:  # a flapping-202 is still running: the status lags, and flaps
+            status = dict(status, Status="Allocating" if polls % 2 else "Unallocated")
+        return _Reply(200, _json(status))
 
     def _api_deallocate(self, ref: str) -> _Reply:
         self.store.deallocate(ref)
