@@ -299,3 +299,45 @@ def test_environment_key_with_an_invisible_character_is_exit_3(run, sandbox):
     assert out.returncode == 3 and "U+200B" in out.stderr and "Traceback" not in out.stderr
     assert DEMO_API_KEY not in out.stdout + out.stderr
     assert sandbox.recorded() == []
+
+
+def test_recheck_survives_deeply_nested_answers_and_checks_every_row(isolated_environment):
+    import http.server
+    import threading
+
+    from despatch_desk.core import Outcome, OutcomeKind
+    from despatch_desk.history import History
+
+    looked_at: list[str] = []
+
+    class Nested(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            looked_at.append(self.path)
+            body = b"[" * 200_000 + b"]" * 200_000  # deeper than any parser's recursion limit
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_PUT = do_GET
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Nested)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        h = History(isolated_environment / "data" / "history.sqlite3")
+        for ref in ("EC-000-DSK-001", "EC-000-DSK-002"):
+            h.record(Outcome(OutcomeKind.IN_DOUBT, ref, "nextDay", "?"))
+        h.close()
+        out = subprocess.run([sys.executable, "-m", "despatch_desk", "recheck"], capture_output=True, text=True,
+                             timeout=120, env=_env(isolated_environment, DESPATCH_DESK_API_KEY="k",
+                                                   DESPATCH_DESK_API_URL=f"http://127.0.0.1:{server.server_port}"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert out.returncode == 4 and "Traceback" not in out.stderr + out.stdout, out.stderr
+    assert sorted(line.split()[1] for line in out.stdout.splitlines()) == ["EC-000-DSK-001", "EC-000-DSK-002"]
+    assert not any("allocatewithservicegroup" in p.lower() for p in looked_at)  # re-checking never sends

@@ -327,7 +327,7 @@ class SettingsStore:
                     notes.append(exc.message)
             settings.last_group = self._state.last_group
             self._saved_config = config_on_disk
-            self._current = settings.copy()
+            self._current = settings  # the object in force until the next update() swaps in a new one
             self.load_notes = notes
             self.load_warning = " ".join(notes) if notes else None
             return settings
