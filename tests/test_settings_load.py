@@ -233,3 +233,15 @@ def test_update_saves_swaps_a_new_object_and_tells_every_listener(paths, caplog)
     store.apply(store.current.copy(sounds=True))
     assert len(heard) == 4 and heard[-1][0] is not None
     assert SettingsStore(paths).load().sounds is True
+
+
+def test_custom_environment_without_its_address_is_not_production(paths):
+    _write(paths, '{"environment": "custom", "custom_url": "https://api.examp')  # cut inside the address
+    s = SettingsStore(paths).load()
+    assert s.environment == "custom" and s.environment_unconfirmed and s.environment_problem
+
+
+def test_environment_written_by_hand_in_capitals_is_understood(paths):
+    _write(paths, {"environment": " Sandbox "})
+    s = SettingsStore(paths).load()
+    assert s.environment == "sandbox" and not s.environment_unconfirmed

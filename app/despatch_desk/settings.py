@@ -144,8 +144,8 @@ class Settings:
         """Plain words while the environment is unconfirmed (an explicit API address overrides it)."""
         if not self.environment_unconfirmed or os.environ.get(ENV_API_URL):
             return None
-        return ("The settings file was damaged and which SortedPRO environment this desk uses (production or "
-                "sandbox) could not be read back from it, so nothing is allocated until someone confirms it: "
+        return ("The settings file does not say clearly which SortedPRO environment this desk uses (production "
+                "or sandbox): it was damaged or edited by hand. Nothing is allocated until someone confirms it: "
                 "open Settings, check the environment and save, or run "
                 "'despatch-desk config --environment production' (or sandbox).")
 
@@ -236,8 +236,11 @@ class Settings:
                 _note(notes, note)
         if data.get("environment_confirmed") is False:
             settings.environment_unconfirmed = True
-        if "environment" in data and data["environment"] not in ENVIRONMENTS:
+        if "environment" in data and not environment_known(data):
             settings.environment_unconfirmed = True  # never guess between production and sandbox
+        if settings.environment == "custom" and not settings.custom_url.strip():
+            settings.environment_unconfirmed = True  # "custom" without its address would mean production
+            _note(notes, "environment: custom, but the custom address is missing; it must be confirmed")
         groups = []
         items = data.get("service_groups")
         for item in (items if isinstance(items, list) else [])[:MAX_GROUPS]:
@@ -247,6 +250,11 @@ class Settings:
                                                  (name if isinstance(name, str) else "").strip()[:200]))
         settings.service_groups = groups
         return settings
+
+
+def environment_known(data: dict[str, Any]) -> bool:
+    value = data.get("environment")
+    return isinstance(value, str) and value.strip().lower() in ENVIRONMENTS
 
 
 def _set_text(settings: Settings, name: str, value: Any, default: str) -> str | None:
@@ -262,7 +270,7 @@ def _set_text(settings: Settings, name: str, value: Any, default: str) -> str | 
     choices = sf.CHOICES.get(name)
     if choices and text.lower() not in choices:
         return f"{name}: {value[:40]!r} is not one of {', '.join(choices)}; using {default!r}"
-    if choices:
+    if choices or name == "environment":
         text = text.lower()
     if name == "environment" and text not in ENVIRONMENTS:
         return f"environment: {value[:40]!r} is not production, sandbox or custom; it must be confirmed"
@@ -361,7 +369,7 @@ class SettingsStore:
             # the next save rewrites it. A newer file is never rewritten, so it counts as saved.
             differs = bool(field_notes or decoded.note or version < SETTINGS_VERSION) and version <= SETTINGS_VERSION
             return settings, None if differs else settings.to_json(), moved_state
-        if data.get("environment") not in ENVIRONMENTS:
+        if not environment_known(data):
             settings.environment_unconfirmed = True
         self.damaged_copy = self._keep_damaged(raw)
         kept = f" It was kept as {self.damaged_copy.name}." if self.damaged_copy else ""
