@@ -88,8 +88,7 @@ def _window(latency_ms: float, max_parallel: int):
 
 
 def _close(window, desk, sandbox, app) -> None:
-    window._close_ready = True
-    window.close()
+    window.close_now()
     deadline = time.perf_counter() + 10
     while window.runner.active_count(lane=None) and time.perf_counter() < deadline:
         app.processEvents()
@@ -185,7 +184,9 @@ def bench_throughput(app, count: int, latency_ms: float, max_parallel: int) -> d
     def on_result(_job_id: int) -> None:
         pass
 
-    def on_finished(_job_id: int, outcome: object) -> None:
+    def on_finished(ticket_id: int) -> None:
+        ticket = window.controller.ticket(ticket_id)
+        outcome = ticket.outcome if ticket is not None else None
         ref = getattr(outcome, "reference", None)
         if ref:
             results[ref] = outcome.kind.value
@@ -193,7 +194,7 @@ def bench_throughput(app, count: int, latency_ms: float, max_parallel: int) -> d
             state["end"] = time.perf_counter()
             loop.quit()
 
-    window.runner.job_finished.connect(on_finished)
+    window.controller.ticket_finished.connect(on_finished)
     state = {"start": 0.0, "end": 0.0, "typed": 0}
 
     def type_next() -> None:  # one scan per event-loop turn, like a scanner firing back to back

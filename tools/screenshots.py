@@ -168,8 +168,7 @@ def render(scale: float, out: Path) -> list[Path]:
             spin(800)
             shot(view, "history")
             view.close()
-        window._close_ready = True
-        window.close()
+        window.close_now()
         wait(lambda: window.runner.active_count(lane=None) == 0)
         desk.close()
 
@@ -182,8 +181,7 @@ def render(scale: float, out: Path) -> list[Path]:
         first_window.show()
         wait(lambda: first_window.first_run.isVisible())
         shot(first_window, "first-run")
-        first_window._close_ready = True
-        first_window.close()
+        first_window.close_now()
         wait(lambda: first_window.runner.active_count(lane=None) == 0)
         first.close()
 
@@ -200,8 +198,7 @@ def render(scale: float, out: Path) -> list[Path]:
         scan(demo_window, "EC-000-DSK-016")
         result(demo_window, "allocated")
         shot(demo_window, "demo")
-        demo_window._close_ready = True
-        demo_window.close()
+        demo_window.close_now()
         wait(lambda: demo_window.runner.active_count(lane=None) == 0)
         demo.close()
     finally:

@@ -72,8 +72,7 @@ def make_window(qtbot, make_desk):
     yield factory
     for window in windows:
         qtbot.waitUntil(lambda w=window: w.runner.active_count(lane=None) == 0, timeout=15000)
-        window._close_ready = True
-        window.close()
+        window.close_now()
         window.deleteLater()
 
 

@@ -1,4 +1,4 @@
-"""Start-up pieces: single instance, demo mode, log file, the self-test, the job runner."""
+"""Start-up pieces: single instance, demo mode, log file, the self-test (the job runner: test_jobs.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import pytest
 from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 
-from despatch_desk.gui.allocation_runner import MISC_LANE, Job, JobRunner
 from despatch_desk.gui.app import DeskApplication, SingleInstance, instance_name, setup_logging
 
 APP_DIR = Path(__file__).resolve().parents[2] / "app"
@@ -79,8 +78,7 @@ def test_demo_mode_runs_the_sandbox_apart_from_the_real_history(qtbot, paths):
         assert window.first_run.isHidden()
         assert (paths.log_dir / "despatch-desk.log").parent.is_dir()
     finally:
-        window._close_ready = True
-        window.close()
+        window.close_now()
         desk_app.shutdown()
     assert not paths.history_file.exists()
 
@@ -98,8 +96,7 @@ def test_try_demo_mode_from_the_first_run_panel(qtbot, paths):
         assert not window.isVisible()
     finally:
         if desk_app.session is not None:
-            desk_app.session.window._close_ready = True
-            desk_app.session.window.close()
+            desk_app.session.window.close_now()
         desk_app.shutdown()
 
 
@@ -144,37 +141,6 @@ def test_self_test_without_a_keyring_says_so_in_plain_words(tmp_path):
     assert "self-test: PASS" in proc.stdout
 
 
-# --------------------------------------------------------------------------- the runner
-
-
-def test_runner_delivers_on_the_gui_thread_and_deduplicates(qtbot):
-    runner = JobRunner(max_parallel=2)
-    release = threading.Event()
-    seen: dict[int, tuple[object, QThread]] = {}
-    runner.job_finished.connect(lambda job_id, result: seen.__setitem__(job_id, (result, QThread.currentThread())))
-    first = runner.submit(Job(fn=lambda: release.wait(5) and "one", key="EC-1"))
-    assert runner.submit(Job(fn=lambda: "dup", key="EC-1")) is None
-    assert runner.find("EC-1") == first
-    other = runner.submit(Job(fn=lambda: "misc", lane=MISC_LANE))
-    release.set()
-    qtbot.waitUntil(lambda: len(seen) == 2, timeout=5000)
-    assert seen[first][0] == "one" and seen[other][0] == "misc"
-    assert all(thread is QApplication.instance().thread() for _r, thread in seen.values())
-    assert runner.find("EC-1") is None and runner.active_count(lane=None) == 0
-    runner.shutdown()
-
-
-def test_runner_reports_a_crashing_job(qtbot):
-    runner = JobRunner()
-    with qtbot.waitSignal(runner.job_failed, timeout=3000) as blocker:
-        runner.submit(Job(fn=lambda: 1 / 0, key="EC-2"))
-    assert "ZeroDivisionError" in blocker.args[1]
-    assert runner.find("EC-2") is None
-    runner.stop_accepting()
-    assert runner.submit(Job(fn=lambda: None)) is None
-    runner.shutdown()
-
-
 @pytest.mark.parametrize("method", ["beep"])
 def test_sound_player_never_raises(method, tmp_path):
     from despatch_desk.gui.sounds import SoundPlayer
@@ -196,6 +162,5 @@ def test_first_run_panel_says_not_ready_until_a_key_is_stored(qtbot, paths):
         qtbot.waitUntil(lambda: window.first_run.isVisible(), timeout=15000)
         assert window.result_panel.text().startswith("NOT READY")
     finally:
-        window._close_ready = True
-        window.close()
+        window.close_now()
         desk_app.shutdown()

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (  # noqa: E402
 from despatch_desk import api  # noqa: E402
 from despatch_desk.credentials import SERVICE, KeyStore  # noqa: E402
 from despatch_desk.desk import Desk  # noqa: E402
-from despatch_desk.gui import qt_workers  # noqa: E402
+from despatch_desk.gui import jobs  # noqa: E402
 from despatch_desk.gui.settings_dialog import GROUPS_REFUSED, SettingsDialog  # noqa: E402
 from despatch_desk.settings import Paths, ServiceGroupConfig, Settings, SettingsStore  # noqa: E402
 
@@ -66,7 +66,7 @@ def make_desk(tmp_paths, qtbot):
         return desk
 
     yield factory
-    qtbot.waitUntil(lambda: qt_workers.running() == 0, timeout=15000)
+    qtbot.waitUntil(lambda: jobs.active_jobs() == 0, timeout=15000)
     for desk in desks:
         desk.close()
 
@@ -108,36 +108,6 @@ def all_texts(widget: QWidget) -> list[str]:
         if isinstance(child, QComboBox):
             texts += [child.itemText(i) for i in range(child.count())]
     return texts
-
-
-# ---------------------------------------------------------------------------------------------- qt_workers
-def test_background_result_arrives_on_the_gui_thread(qtbot):
-    seen: list[tuple[str, str]] = []
-    qt_workers.run_in_background(lambda: threading.current_thread().name,
-                                 on_result=lambda name: seen.append((name, threading.current_thread().name)))
-    qtbot.waitUntil(lambda: bool(seen), timeout=3000)
-    worker, receiver = seen[0]
-    assert worker != threading.main_thread().name
-    assert receiver == threading.main_thread().name
-    assert qt_workers.running() == 0
-
-
-def test_background_error_and_deleted_receiver(qtbot):
-    errors: list[BaseException] = []
-    qt_workers.run_in_background(lambda: 1 / 0, on_error=errors.append)
-    qtbot.waitUntil(lambda: bool(errors), timeout=3000)
-    assert isinstance(errors[0], ZeroDivisionError)
-
-    gate = threading.Event()
-    called: list[object] = []
-    receiver = QObject()
-    qt_workers.run_in_background(lambda: gate.wait(3) and "late", on_result=called.append, receiver=receiver)
-    receiver.deleteLater()
-    QApplication.processEvents()
-    QApplication.sendPostedEvents(None, 0)  # DeferredDelete
-    gate.set()
-    qtbot.waitUntil(lambda: qt_workers.running() == 0, timeout=3000)
-    assert called == []
 
 
 # ---------------------------------------------------------------------------------------------- round trip
@@ -422,11 +392,11 @@ def test_closing_while_the_test_runs(qtbot, make_desk, sandbox):
     dialog.key_edit.setText(DEMO_API_KEY)
     dialog.test_connection()
     dialog.fetch_groups()
-    assert qt_workers.running() >= 2
+    assert jobs.active_jobs() >= 2
     dialog.reject()
     dialog.deleteLater()
     QApplication.sendPostedEvents(None, 0)
-    qtbot.waitUntil(lambda: qt_workers.running() == 0, timeout=5000)  # answers arrive, nothing crashes
+    qtbot.waitUntil(lambda: jobs.active_jobs() == 0, timeout=5000)  # answers arrive, nothing crashes
 
 
 # ---------------------------------------------------------------------------------------------- fetch groups

@@ -215,10 +215,6 @@ class DeskApplication(QObject):
         super().__init__()
         self.paths = paths or Paths.default()
         self.log_file = setup_logging(self.paths.log_dir)
-        from . import SIGNAL_EMIT_BUG_WORKAROUND
-
-        if SIGNAL_EMIT_BUG_WORKAROUND:
-            log.info("PySide6 Signal.emit reference-count bug detected: workaround applied (see gui/__init__.py)")
         self.demo = demo
         self.session: DeskSession | None = None
         self._old_sessions: list[DeskSession] = []
@@ -256,8 +252,7 @@ class DeskApplication(QObject):
         self.qapp.processEvents()
         ready = window.isVisible() and window.scan_field.hasFocus()
         path.write_text(f"{time.time():.6f} {time.perf_counter() - _T0:.6f} {int(ready)}\n", encoding="utf-8")
-        window._close_ready = True
-        QTimer.singleShot(0, window.close)
+        QTimer.singleShot(0, window.close_now)
 
     def _activate(self) -> None:
         if self.session is not None:
@@ -268,12 +263,11 @@ class DeskApplication(QObject):
         old = self.session
         if old is None or old.demo:
             return
-        if old.window.runner.active_count(lane=None):
+        if old.window.controller.in_flight():  # only scans matter: a history read may end after the switch
             old.window.statusBar().showMessage("Wait for the scans in flight to finish, then try demo mode.", 6000)
             return
         self.qapp.setQuitOnLastWindowClosed(False)
-        old.window._close_ready = True
-        old.window.close()
+        old.window.close_now()
         old.close()
         self._old_sessions.append(old)
         self.instance.close()

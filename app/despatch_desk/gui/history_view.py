@@ -2,7 +2,8 @@
 
 ``HistoryView(desk)`` is a non-modal window over ``desk.history``. The table model reads pages of
 200 rows on demand (``canFetchMore``/``fetchMore``), so a history of 100,000 attempts opens as
-fast as one of ten. Re-checks and CSV exports run in the background (:mod:`.qt_workers`).
+fast as one of ten. Re-checks (the one policy of :mod:`despatch_desk.in_doubt`) and CSV exports run on
+the desk's job runner (:mod:`.jobs`).
 
 Standalone use (screenshots, manual checks)::
 
@@ -54,11 +55,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import api
+from .. import in_doubt
 from ..core import OutcomeKind
-from ..desk import Desk, DeskNotReady
+from ..desk import Desk
 from ..history import PENDING, History, HistoryError, HistoryRow
-from . import qt_workers
+from ..present import duration_text, error_words, full_local_time
+from ..present import service_text as _service_text
+from .jobs import Job, runner_for
 from .theme import look_for
 
 log = logging.getLogger("despatch_desk.gui.history")
@@ -105,23 +108,10 @@ def outcome_text(row: HistoryRow, symbol: bool = False) -> str:
 
 
 def service_text(row: HistoryRow) -> str:
-    carrier = row.carrier_name or row.carrier_reference or ""
-    service = row.service_name or row.service_reference or ""
-    if carrier and service.lower().startswith(carrier.lower()):
-        return service
-    return " ".join(p for p in (carrier, service) if p)
+    return _service_text(row.carrier_name or row.carrier_reference, row.service_name or row.service_reference)
 
 
-def local_time(when: datetime | None) -> str:
-    if when is None:
-        return ""
-    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-def duration_text(ms: float | None) -> str:
-    if ms is None:
-        return ""
-    return f"{ms / 1000:.1f} s" if ms >= 1000 else f"{ms:.0f} ms"
+local_time = full_local_time
 
 
 def row_details(row: HistoryRow) -> str:
@@ -365,8 +355,10 @@ class HistoryView(QDialog):
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.desk = desk
-        self._jobs: set[qt_workers.Job] = set()
+        self.runner = runner_for(desk)
+        self._jobs: set[Job] = set()
         self._rechecking = False
+        self.last_recheck: in_doubt.RecheckSummary | None = None
         self._exporting = False
         self._shown_before = False
         self.message_box: QMessageBox | None = None
@@ -597,7 +589,7 @@ class HistoryView(QDialog):
 
     def in_doubt_count(self) -> int:
         try:
-            return self.desk.history.count(outcomes=[OutcomeKind.IN_DOUBT.value])
+            return in_doubt.count(self.desk)
         except HistoryError:
             return 0
 
@@ -652,8 +644,20 @@ class HistoryView(QDialog):
                          "(the details are below).", "info")
 
     # ------------------------------------------------------------------ re-check
-    def _start(self, fn, on_result, on_error, name: str) -> qt_workers.Job:
-        return qt_workers.run_tracked(self._jobs, fn, on_result, on_error, receiver=self, name=name)
+    def _start(self, fn, on_result, on_error, name: str) -> Job | None:
+        """Run ``fn()`` on the desk's runner; this view keeps the job until its answer arrives."""
+        job: Job | None = None
+
+        def arrived(callback):
+            def deliver(value):
+                self._jobs.discard(job)
+                callback(value)
+            return deliver
+
+        job = self.runner.run(lambda _token: fn(), arrived(on_result), arrived(on_error), receiver=self, name=name)
+        if job is not None:
+            self._jobs.add(job)
+        return job
 
     @Slot()
     def recheck_in_doubt(self) -> bool:
@@ -676,52 +680,37 @@ class HistoryView(QDialog):
             self._status("A re-check is already running.", "info")
             return False
         desk = self.desk
-
-        def work() -> list[tuple[int, object]]:
-            # DeskNotReady (no key, no address) is the same for every row: it ends the job, said once.
-            results: list[tuple[int, object]] = []
-            for row_id in ids:
-                try:
-                    results.append((row_id, desk.recheck(row_id)))
-                except (api.ApiError, HistoryError) as exc:
-                    results.append((row_id, exc))
-            return results
-
+        job = self.runner.run(lambda token: in_doubt.recheck_all(desk, ids, cancel=token), self._recheck_done,
+                              self._recheck_failed, receiver=self, name="recheck")
+        if job is None:
+            self._status("The desk is closing: nothing was re-checked.", "error")
+            return False
+        self._jobs.add(job)
         self._rechecking = True
         self.recheck_button.setEnabled(False)
         self._status(f"Re-checking {len(ids)} in-doubt scan{'s' if len(ids) != 1 else ''} with SortedPRO…", "busy")
-        self._start(work, self._recheck_done, self._recheck_failed, name="recheck")
         return True
 
-    def _recheck_done(self, results: list[tuple[int, object]]) -> None:
+    def _recheck_done(self, summary: in_doubt.RecheckSummary) -> None:
+        self._jobs = {j for j in self._jobs if not j.finished}
         self._rechecking = False
+        self.last_recheck = summary
         self.refresh()
         self.rechecked.emit()
-        outcomes = [r for _, r in results if not isinstance(r, BaseException)]
-        errors = [r for _, r in results if isinstance(r, BaseException)]
-        if len(results) == 1:
-            result = results[0][1]
-            if isinstance(result, BaseException):
-                self._status(_words(result), "error")
-            else:
-                tone = "ok" if result.kind is OutcomeKind.ALLOCATED else \
-                    "warn" if result.kind is OutcomeKind.IN_DOUBT else "error"
-                self._status(result.message, tone)
-            return
-        parts = []
-        for kind in OutcomeKind:  # allocated first, still-in-doubt last
-            n = sum(1 for o in outcomes if o.kind is kind)
-            if n:
-                parts.append(f"{n} {'still in doubt' if kind is OutcomeKind.IN_DOUBT else kind.label.lower()}")
-        if errors:
-            parts.append(f"{len(errors)} could not be checked ({_words(errors[0])})")
-        tone = "ok" if not errors and all(o.kind is OutcomeKind.ALLOCATED for o in outcomes) else "warn"
-        self._status(f"Re-checked {len(results)} in-doubt scans: {', '.join(parts)}.", tone)
+        kinds = {r.kind for r in summary.results}
+        if summary.problem or kinds - {OutcomeKind.ALLOCATED.value, OutcomeKind.IN_DOUBT.value, in_doubt.BUSY}:
+            tone = "error" if len(summary.results) <= 1 or summary.problem else "warn"
+        elif kinds <= {OutcomeKind.ALLOCATED.value}:
+            tone = "ok"
+        else:
+            tone = "warn"
+        self._status(summary.words(), tone)
 
     def _recheck_failed(self, exc: BaseException) -> None:
+        self._jobs = {j for j in self._jobs if not j.finished}
         self._rechecking = False
         self._update_recheck_button()
-        self._status(_words(exc), "error")
+        self._status(error_words(exc), "error")
 
     # ------------------------------------------------------------------ export
     def ask_export_path(self) -> str | None:
@@ -766,7 +755,7 @@ class HistoryView(QDialog):
     def _export_failed(self, exc: BaseException) -> None:
         self._exporting = False
         self.export_button.setEnabled(True)
-        text = _words(exc)
+        text = error_words(exc)
         self._status(f"Not exported: {text}", "error")
         box = QMessageBox(QMessageBox.Icon.Warning, "Export failed", f"The history was not exported.\n\n{text}",
                           QMessageBox.StandardButton.Ok, self)
@@ -782,7 +771,7 @@ class HistoryView(QDialog):
 
     def done(self, result: int) -> None:
         for job in list(self._jobs):
-            job.cancel()  # a re-check still runs to its end and is recorded by the desk; only the display is dropped
+            job.detach()  # a re-check still runs to its end and is recorded by the desk; only the display is dropped
         self._jobs.clear()
         self._rechecking = self._exporting = False
         self._search_timer.stop()
@@ -797,14 +786,3 @@ class HistoryView(QDialog):
 
 def _local_midnight(day: date) -> datetime:
     return datetime.combine(day, time.min).astimezone()
-
-
-def _words(exc: BaseException) -> str:
-    if isinstance(exc, DeskNotReady):
-        return exc.message
-    if isinstance(exc, api.ApiError):
-        return exc.message
-    if isinstance(exc, HistoryError):
-        return str(exc)
-    log.error("history view background call failed: %r", exc)
-    return f"Something went wrong ({type(exc).__name__}). See the log file."

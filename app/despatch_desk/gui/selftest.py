@@ -100,6 +100,11 @@ def _run(args: argparse.Namespace, tmp: Path, report: _Report, t_start: float) -
     from .sounds import SoundPlayer
 
     app = make_qapplication([])
+    import PySide6
+
+    # The release workflow refuses a bundle whose interpreter is known to crash (see MIN_PYTHON).
+    report.add(f"interpreter: Python {sys.version.split()[0]} ({sys.implementation.name}), "
+               f"PySide6 {PySide6.__version__}")
     paths = Paths(tmp / "config", tmp / "data", tmp / "logs")
     failure: str | None = None
     sandbox = SandboxServer(host="127.0.0.1", port=0, api_key=DEMO_API_KEY).start()
@@ -149,8 +154,7 @@ def _run(args: argparse.Namespace, tmp: Path, report: _Report, t_start: float) -
                 failure = "the allocation is missing from the history"
     finally:
         if window is not None:
-            window._close_ready = True
-            window.close()
+            window.close_now()
             deadline = time.perf_counter() + 5
             while window.runner.active_count(lane=None) and time.perf_counter() < deadline:
                 app.processEvents()

@@ -2,7 +2,7 @@
 
 ``SettingsDialog(desk)`` edits ``desk.settings`` (the same object the main window holds) and the
 key in ``desk.keystore``. Network and keyring look-ups run in the background
-(:mod:`.qt_workers`); the GUI thread never waits on SortedPRO. The API key is never shown, logged
+(the desk's job runner, :mod:`.jobs`); the GUI thread never waits on SortedPRO. The API key is never shown, logged
 or copied: the field is a password field that starts empty and is cleared after saving, and the
 dialog only says *where* a key is stored.
 
@@ -50,9 +50,10 @@ from PySide6.QtWidgets import (
 
 from .. import api
 from ..credentials import ENV_API_KEY, CredentialError, KeyStore, check_key_format
+from ..present import error_words
 from ..desk import Desk, DeskNotReady
 from ..settings import ENV_API_URL, ServiceGroupConfig, Settings, SettingsError
-from . import qt_workers
+from .jobs import Job, runner_for
 
 log = logging.getLogger("despatch_desk.gui.settings")
 
@@ -116,11 +117,8 @@ def plain_api_error(exc: BaseException, origin: str, secret: str | None = None) 
         text = exc.message
     elif isinstance(exc, DeskNotReady):
         text = exc.message
-    elif isinstance(exc, CredentialError):
-        text = str(exc)
     else:
-        log.error("settings background call failed: %s", type(exc).__name__)
-        text = f"Something went wrong ({type(exc).__name__}). See the log file."
+        text = error_words(exc)
     return api.mask_secret(text, secret)
 
 
@@ -132,7 +130,8 @@ class SettingsDialog(QDialog):
     def __init__(self, desk: Desk, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.desk = desk
-        self._jobs: set[qt_workers.Job] = set()
+        self.runner = runner_for(desk)
+        self._jobs: set[Job] = set()
         self._key_status_generation = 0
         self._key_source: str | None = None
         self._testing = False
@@ -616,8 +615,20 @@ class SettingsDialog(QDialog):
         return removed
 
     # ------------------------------------------------------------------ background calls (test, fetch)
-    def _start(self, fn, on_result, on_error, name: str) -> qt_workers.Job:
-        return qt_workers.run_tracked(self._jobs, fn, on_result, on_error, receiver=self, name=name)
+    def _start(self, fn, on_result, on_error, name: str) -> Job | None:
+        """Run ``fn()`` on the desk's runner; this dialog keeps the job until its answer arrives."""
+        job: Job | None = None
+
+        def arrived(callback):
+            def deliver(value):
+                self._jobs.discard(job)
+                callback(value)
+            return deliver
+
+        job = self.runner.run(lambda _token: fn(), arrived(on_result), arrived(on_error), receiver=self, name=name)
+        if job is not None:
+            self._jobs.add(job)
+        return job
 
     def _call_plan(self) -> tuple[str, str, str | None, api.Timeouts] | str:
         """(base URL, origin, entered key or None, timeouts) for a background call, or a problem in words."""
@@ -879,7 +890,7 @@ class SettingsDialog(QDialog):
     # ------------------------------------------------------------------ closing
     def done(self, result: int) -> None:
         for job in list(self._jobs):
-            job.cancel()  # a test or fetch still running: its answer is dropped, nothing touches this dialog
+            job.detach()  # a test or fetch still running: its answer is dropped, nothing touches this dialog
         self._jobs.clear()
         self._testing = self._fetching = False
         self._key_status_timer.stop()

@@ -7,38 +7,80 @@ least 4.5:1 (WCAG AA); white on the red/green/purple, near-black on the amber.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 
 from ..core import OutcomeKind
 
 
+class Tone(enum.StrEnum):
+    """Which sound a result plays (sounds.py has one per tone)."""
+
+    SUCCESS = "success"
+    WARNING = "warning"
+    FAILURE = "failure"
+
+
+class Shown(enum.StrEnum):
+    """Every state the panel and the lists can show: the outcome kinds plus the desk's own states."""
+
+    IDLE = "idle"
+    NOT_READY = "not_ready"
+    QUEUED = "queued"
+    ALLOCATING = "allocating"
+    DUPLICATE = "duplicate"
+    CANCELLED = "cancelled"
+    CLOSING = "closing"
+    CRASHED = "crashed"
+    ALLOCATED = OutcomeKind.ALLOCATED.value
+    ALREADY_ALLOCATED = OutcomeKind.ALREADY_ALLOCATED.value
+    NOT_ALLOCATED = OutcomeKind.NOT_ALLOCATED.value
+    INVALID_REFERENCE = OutcomeKind.INVALID_REFERENCE.value
+    UNAUTHORIZED = OutcomeKind.UNAUTHORIZED.value
+    UNREACHABLE = OutcomeKind.UNREACHABLE.value
+    IN_DOUBT = OutcomeKind.IN_DOUBT.value
+    NOT_RECORDED = "not_recorded"   # core: nothing was sent because the history cannot be written
+
+
 @dataclass(frozen=True, slots=True)
 class Look:
-    key: str
+    key: Shown
     symbol: str
     word: str          # the big word on the result panel
     short: str         # the state cell of the recent list
     background: str
     foreground: str
     stripes: str | None = None   # a second colour drawn as diagonal stripes (in doubt, demo)
-    sound: str | None = None     # success / warning / failure
+    sound: Tone | None = None
+
+    @property
+    def is_problem(self) -> bool:
+        """A result an operator must acknowledge (it stays on screen until Esc)."""
+        return self.sound in (Tone.FAILURE, Tone.WARNING)
 
 
-IDLE = Look("idle", "", "READY", "", "#ECEFF1", "#1C2833")
-QUEUED = Look("queued", "…", "QUEUED", "queued", "#CFD8DC", "#1C2833")
-ALLOCATING = Look("allocating", "…", "ALLOCATING", "allocating", "#1F3A5F", "#FFFFFF")
-DUPLICATE = Look("duplicate", "…", "ALREADY BEING ALLOCATED", "already being allocated", "#1F3A5F", "#FFFFFF")
-ALLOCATED = Look("allocated", "✓", "ALLOCATED", "allocated", "#1E7B34", "#FFFFFF", sound="success")
-ALREADY = Look("already_allocated", "!", "ALREADY ALLOCATED", "already allocated", "#FFB000", "#1A1A1A",
-               sound="warning")
-NOT_ALLOCATED = Look("not_allocated", "✕", "NOT ALLOCATED", "not allocated", "#C62828", "#FFFFFF", sound="failure")
-INVALID = Look("invalid_reference", "✕", "INVALID SCAN", "invalid scan", "#C62828", "#FFFFFF", sound="failure")
-UNAUTHORIZED = Look("unauthorized", "✕", "API KEY REFUSED", "key refused", "#C62828", "#FFFFFF", sound="failure")
-UNREACHABLE = Look("unreachable", "✕", "CANNOT REACH SORTEDPRO", "unreachable", "#C62828", "#FFFFFF",
-                   sound="failure")
-IN_DOUBT = Look("in_doubt", "?", "IN DOUBT — DO NOT SHIP", "in doubt", "#4A148C", "#FFFFFF", stripes="#6A1B9A",
-                sound="failure")
-CRASHED = Look("crashed", "✕", "INTERNAL ERROR", "error", "#C62828", "#FFFFFF", sound="failure")
+IDLE = Look(Shown.IDLE, "", "READY", "", "#ECEFF1", "#1C2833")
+# Deep orange, white text (contrast 5.6:1): not red (nothing failed at SortedPRO), not calm grey either.
+NOT_READY = Look(Shown.NOT_READY, "■", "NOT READY", "not ready", "#BF360C", "#FFFFFF", sound=Tone.FAILURE)
+QUEUED = Look(Shown.QUEUED, "…", "QUEUED", "queued", "#CFD8DC", "#1C2833")
+ALLOCATING = Look(Shown.ALLOCATING, "…", "ALLOCATING", "allocating", "#1F3A5F", "#FFFFFF")
+DUPLICATE = Look(Shown.DUPLICATE, "…", "ALREADY BEING ALLOCATED", "already being allocated", "#1F3A5F", "#FFFFFF")
+CANCELLED = Look(Shown.CANCELLED, "–", "CANCELLED", "cancelled", "#CFD8DC", "#1C2833")
+CLOSING = Look(Shown.CLOSING, "…", "CLOSING", "closing", "#1F3A5F", "#FFFFFF")
+ALLOCATED = Look(Shown.ALLOCATED, "✓", "ALLOCATED", "allocated", "#1E7B34", "#FFFFFF", sound=Tone.SUCCESS)
+ALREADY = Look(Shown.ALREADY_ALLOCATED, "!", "ALREADY ALLOCATED", "already allocated", "#FFB000", "#1A1A1A",
+               sound=Tone.WARNING)
+NOT_ALLOCATED = Look(Shown.NOT_ALLOCATED, "✕", "NOT ALLOCATED", "not allocated", "#C62828", "#FFFFFF",
+                     sound=Tone.FAILURE)
+INVALID = Look(Shown.INVALID_REFERENCE, "✕", "INVALID SCAN", "invalid scan", "#C62828", "#FFFFFF", sound=Tone.FAILURE)
+UNAUTHORIZED = Look(Shown.UNAUTHORIZED, "✕", "API KEY REFUSED", "key refused", "#C62828", "#FFFFFF",
+                    sound=Tone.FAILURE)
+UNREACHABLE = Look(Shown.UNREACHABLE, "✕", "CANNOT REACH SORTEDPRO", "unreachable", "#C62828", "#FFFFFF",
+                   sound=Tone.FAILURE)
+IN_DOUBT = Look(Shown.IN_DOUBT, "?", "IN DOUBT — DO NOT SHIP", "in doubt", "#4A148C", "#FFFFFF", stripes="#6A1B9A",
+                sound=Tone.FAILURE)
+NOT_RECORDED = Look(Shown.NOT_RECORDED, "■", "NOT READY", "not recorded", "#BF360C", "#FFFFFF", sound=Tone.FAILURE)
+CRASHED = Look(Shown.CRASHED, "✕", "INTERNAL ERROR", "error", "#C62828", "#FFFFFF", sound=Tone.FAILURE)
 
 _BY_KIND = {
     OutcomeKind.ALLOCATED: ALLOCATED,
@@ -50,16 +92,14 @@ _BY_KIND = {
     OutcomeKind.IN_DOUBT: IN_DOUBT,
 }
 
-_BY_KEY = {look.key: look for look in (IDLE, QUEUED, ALLOCATING, DUPLICATE, CRASHED, *_BY_KIND.values())}
+_BY_KEY: dict[str, Look] = {look.key.value: look for look in (
+    IDLE, NOT_READY, QUEUED, ALLOCATING, DUPLICATE, CANCELLED, CLOSING, NOT_RECORDED, CRASHED, *_BY_KIND.values())}
 
 
-def look_for(kind: OutcomeKind | str) -> Look:
-    if isinstance(kind, OutcomeKind):
-        return _BY_KIND[kind]
-    try:
-        return _BY_KIND[OutcomeKind(kind)]
-    except ValueError:
-        return _BY_KEY.get(kind, IDLE)
+def look_for(kind: OutcomeKind | Shown | str) -> Look:
+    """The look of an outcome kind or a shown state (an unknown key looks idle, never like a success)."""
+    key = kind.value if isinstance(kind, enum.Enum) else str(kind)
+    return _BY_KEY.get(key, IDLE)
 
 
 # Environment marks (banner / tag above the scan field)

@@ -1,67 +1,79 @@
 """The large result panel: the latest scan's result, readable from two metres.
 
 Colour plus a big symbol and word for every state (✓ ALLOCATED, ! ALREADY ALLOCATED,
-✕ NOT ALLOCATED, ? IN DOUBT — DO NOT SHIP ...). Errors stay until acknowledged (Esc) or replaced
-by the next scan: nothing here ever dismisses itself. ``extra_lines`` takes whatever later
-features add beside a result (label printed, expected delivery date, price).
+✕ NOT ALLOCATED, ? IN DOUBT — DO NOT SHIP, ■ NOT READY ...). It shows what it is given (a
+:class:`~despatch_desk.gui.scan_controller.Ticket`, or the idle state) and never dismisses itself.
+Every label is plain text: server and scan text may contain HTML and must never be rendered.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from ..core import Outcome, OutcomeKind
-from . import theme
-from .theme import Look
+from ...core import Outcome, OutcomeKind
+from ...present import service_text, shown_scan
+from .. import theme
+from ..theme import Look, Shown
+
+if TYPE_CHECKING:
+    from ..scan_controller import Ticket
+
+IDLE_HINT = "Scan a consignment barcode. Enter or Tab ends a scan."
 
 
-def _font(base: QFont, scale: float, bold: bool = False) -> QFont:
+def scaled_font(base: QFont, scale: float, bold: bool = False) -> QFont:
     font = QFont(base)
     font.setPointSizeF(max(base.pointSizeF(), 9.0) * scale)
     font.setBold(bold)
     return font
 
 
+def plain_label(parent: QWidget, *, wrap: bool = False) -> QLabel:
+    """A label that never interprets its text as HTML."""
+    label = QLabel(parent)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    label.setWordWrap(wrap)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
+    label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return label
+
+
 class ResultPanel(QFrame):
     painted = Signal()  # after each paint (benchmarks: Enter -> result on screen)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, *, scale: float = 1.0) -> None:
         super().__init__(parent)
         self.setObjectName("resultPanel")
         self.setAccessibleName("Result of the latest scan")
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         base = self.font()
-        self._word = QLabel(self)
-        self._word.setFont(_font(base, 3.0, bold=True))
-        self._headline = QLabel(self)
-        self._headline.setFont(_font(base, 2.3, bold=True))
-        self._headline.setWordWrap(True)
-        self._reference = QLabel(self)
-        self._reference.setFont(_font(base, 1.5, bold=True))
-        self._reference.setTextInteractionFlags(Qt.TextInteractionFlag.NoTextInteraction)
-        self._tracking = QLabel(self)
-        self._tracking.setFont(_font(base, 1.4))
-        self._message = QLabel(self)
-        self._message.setFont(_font(base, 1.15))
-        self._message.setWordWrap(True)
-        self._extra = QLabel(self)
-        self._extra.setFont(_font(base, 1.15))
-        self._extra.setWordWrap(True)
-        self._hint = QLabel(self)
-        self._hint.setFont(_font(base, 1.0))
+        self._word = plain_label(self, wrap=True)
+        self._word.setFont(scaled_font(base, 3.0 * scale, bold=True))
+        self._headline = plain_label(self, wrap=True)
+        self._headline.setFont(scaled_font(base, 2.3 * scale, bold=True))
+        self._reference = plain_label(self)
+        self._reference.setFont(scaled_font(base, 1.5 * scale, bold=True))
+        self._tracking = plain_label(self)
+        self._tracking.setFont(scaled_font(base, 1.4 * scale))
+        self._message = plain_label(self, wrap=True)
+        self._message.setFont(scaled_font(base, 1.15 * scale))
+        self._extra = plain_label(self, wrap=True)
+        self._extra.setFont(scaled_font(base, 1.15 * scale))
+        self._hint = plain_label(self)
+        self._hint.setFont(scaled_font(base, 1.0 * scale))
         self._labels = (self._word, self._headline, self._reference, self._tracking, self._message,
                         self._extra, self._hint)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 16)
         layout.setSpacing(6)
         for label in self._labels:
-            label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
             label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
             layout.addWidget(label)
         layout.addStretch(1)
@@ -69,14 +81,14 @@ class ResultPanel(QFrame):
         self._palette_look: Look | None = None
         self.outcome: Outcome | None = None
         self.reference: str | None = None
-        self.job_id: int | None = None
+        self.ticket_id: int | None = None
         self.paint_count = 0
         self.last_paint_at = 0.0
         self.show_idle()
 
     # ------------------------------------------------------------------ state
     @property
-    def state(self) -> str:
+    def state(self) -> Shown:
         return self._look.key
 
     @property
@@ -85,36 +97,53 @@ class ResultPanel(QFrame):
 
     @property
     def needs_acknowledgement(self) -> bool:
-        return self._look.sound in ("failure", "warning") or self._look is theme.CRASHED
+        return self._look.is_problem
 
     def text(self) -> str:
         """Everything the panel says, as plain text (tests, screen readers)."""
         return "\n".join(label.text() for label in self._labels if label.text())
 
     # ------------------------------------------------------------------ showing things
-    def show_idle(self, hint: str = "Scan a consignment barcode. Enter or Tab ends a scan.", *,
-                  word: str = "READY") -> None:
-        self._set(theme.IDLE, word=word, headline="", reference="", tracking="", message=hint,
-                  extra=(), job_id=None, outcome=None, reference_value=None)
+    def show_idle(self, hint: str = IDLE_HINT, *, ready: bool = True) -> None:
+        """READY, or NOT READY with the reason (no group chosen, the key refused): the desk's state."""
+        if ready:
+            self._set(theme.IDLE, word="READY", message=hint)
+        else:
+            self._set(theme.NOT_READY, word="NOT READY", headline="Scans cannot be allocated yet", message=hint,
+                      hint="")
 
-    def show_allocating(self, reference: str, group: str, job_id: int | None = None, queued: bool = False) -> None:
-        look = theme.QUEUED if queued else theme.ALLOCATING
-        self._set(look, word=f"{look.symbol} {'Waiting to allocate' if queued else 'Allocating'} {reference}",
-                  headline="", reference=f"Service group: {group}", tracking="",
-                  message="The field is ready: you can scan the next consignment.",
-                  extra=(), job_id=job_id, outcome=None, reference_value=reference)
+    def show_ticket(self, ticket: Ticket) -> None:
+        state = ticket.state
+        ref = ticket.reference or ""
+        if ticket.outcome is not None:
+            self.show_outcome(ticket.outcome, ticket.id, rechecked=ticket.rechecked,
+                              extra_lines=_follow_up_lines(ticket))
+        elif state in (Shown.QUEUED, Shown.ALLOCATING):  # the list tells queued from running; the panel need not
+            look = theme.ALLOCATING
+            self._set(look, word=f"{look.symbol} Allocating {ref}", reference=f"Service group: {ticket.group}",
+                      message="The field is ready: you can scan the next consignment.", ticket=ticket)
+        elif state is Shown.DUPLICATE:
+            self._set(theme.DUPLICATE, word=f"… {ref}", headline="Already being allocated",
+                      message="That consignment was just scanned: its result will show here.", ticket=ticket)
+        elif state is Shown.NOT_READY:
+            look = theme.NOT_READY
+            self._set(look, word=f"{look.symbol} NOT READY", headline=f"{ref} was not sent",
+                      reference=f"Service group: {ticket.group}" if ticket.group else "No service group chosen",
+                      message=ticket.message, ticket=ticket)
+        else:  # cancelled, closing, crashed
+            look = ticket.look
+            self._set(look, word=f"{look.symbol} {look.word}".strip(), headline=ref or shown_scan(ticket.raw),
+                      message=ticket.message, ticket=ticket)
 
-    def show_duplicate(self, reference: str, job_id: int | None) -> None:
-        self._set(theme.DUPLICATE, word=f"… {reference}", headline="Already being allocated",
-                  reference="", tracking="", message="That consignment was just scanned: its result will show here.",
-                  extra=(), job_id=job_id, outcome=None, reference_value=reference)
-
-    def show_outcome(self, outcome: Outcome, job_id: int | None = None, extra_lines: Sequence[str] = ()) -> None:
+    def show_outcome(self, outcome: Outcome, ticket_id: int | None = None, extra_lines: Sequence[str] = (), *,
+                     rechecked: bool = False) -> None:
         look = theme.look_for(outcome.kind)
-        ref = outcome.reference or _shown_raw(outcome.raw_scan)
+        ref = outcome.reference or shown_scan(outcome.raw_scan)
         group_bit = f" · group {outcome.group}" if outcome.group else ""
+        service = service_text(outcome.carrier_name or outcome.carrier_reference,
+                               outcome.service_name or outcome.service_reference)
         if outcome.kind in (OutcomeKind.ALLOCATED, OutcomeKind.ALREADY_ALLOCATED):
-            headline = outcome.service_text or "a carrier service"
+            headline = service or "a carrier service"
             if outcome.kind is OutcomeKind.ALREADY_ALLOCATED:
                 headline = f"to {headline}"
             tracking = ("Tracking " + ", ".join(outcome.tracking_references)) if outcome.tracking_references else ""
@@ -124,38 +153,36 @@ class ResultPanel(QFrame):
             tracking = ""
             message = outcome.message
         extra = list(extra_lines)
-        if outcome.server_message and outcome.kind not in (OutcomeKind.ALLOCATED,) and \
+        if rechecked:
+            extra.insert(0, "Resolved by a re-check with SortedPRO.")
+        if outcome.server_message and outcome.kind is not OutcomeKind.ALLOCATED and \
                 outcome.server_message not in (outcome.message or ""):
             extra.append(f"SortedPRO said: {outcome.server_message}")
         if outcome.correlation_id and outcome.kind is not OutcomeKind.ALLOCATED:
             extra.append(f"Correlation id: {outcome.correlation_id}")
         self._set(look, word=f"{look.symbol} {look.word}", headline=headline,
                   reference=f"{ref}{group_bit}" if ref else group_bit.strip(" ·"), tracking=tracking,
-                  message=message, extra=extra, job_id=job_id, outcome=outcome, reference_value=outcome.reference)
+                  message=message, extra=extra, outcome=outcome, reference_value=outcome.reference,
+                  ticket_id=ticket_id)
 
     def show_message(self, look: Look, word: str, headline: str = "", message: str = "") -> None:
-        self._set(look, word=word, headline=headline, reference="", tracking="", message=message, extra=(),
-                  job_id=None, outcome=None, reference_value=None)
+        self._set(look, word=word, headline=headline, message=message)
 
     def set_extra_lines(self, lines: Sequence[str]) -> None:
         self._extra.setText("\n".join(lines))
         self._extra.setVisible(bool(lines))
 
-    def acknowledge(self) -> bool:
-        """Esc: clear a shown result (error or not). Returns True if something was cleared."""
-        if self._look in (theme.IDLE, theme.ALLOCATING, theme.QUEUED, theme.DUPLICATE):
-            return False
-        self.show_idle()
-        return True
-
     # ------------------------------------------------------------------ internals
-    def _set(self, look: Look, *, word: str, headline: str, reference: str, tracking: str, message: str,
-             extra: Sequence[str], job_id: int | None, outcome: Outcome | None, reference_value: str | None) -> None:
+    def _set(self, look: Look, *, word: str, headline: str = "", reference: str = "", tracking: str = "",
+             message: str = "", extra: Sequence[str] = (), outcome: Outcome | None = None,
+             reference_value: str | None = None, ticket: Ticket | None = None, ticket_id: int | None = None,
+             hint: str | None = None) -> None:
         self._look = look
         self.outcome = outcome
-        self.job_id = job_id
-        self.reference = reference_value
-        hint = "Esc: acknowledge" if self.needs_acknowledgement else ""
+        self.ticket_id = ticket.id if ticket is not None else ticket_id
+        self.reference = ticket.reference if ticket is not None else reference_value
+        if hint is None:
+            hint = "Esc: acknowledge" if look.is_problem else ""
         for label, text in ((self._word, word), (self._headline, headline), (self._reference, reference),
                             (self._tracking, tracking), (self._message, message), (self._hint, hint)):
             label.setText(text)
@@ -201,9 +228,15 @@ def _headline_for(outcome: Outcome) -> str:
         OutcomeKind.UNAUTHORIZED: "SortedPRO refused the API key",
         OutcomeKind.UNREACHABLE: "SortedPRO could not be reached",
         OutcomeKind.IN_DOUBT: "Answer lost: kept in the in-doubt list to re-check",
-    }.get(outcome.kind, "")
+    }.get(outcome.kind, "Nothing was sent: the scan history cannot be written"
+          if outcome.kind.value == Shown.NOT_RECORDED else "")
 
 
-def _shown_raw(raw: str) -> str:
-    raw = "".join(ch if ch.isprintable() else "·" for ch in raw.strip())
-    return f"'{raw[:40]}'" if raw else ""
+def _follow_up_lines(ticket: Ticket) -> list[str]:
+    lines = []
+    for result in ticket.follow_ups.values():
+        if result.error:
+            lines.append(f"{result.name}: {result.error}")
+        elif result.value is not None:
+            lines.append(f"{result.name}: {result.value}")
+    return lines

@@ -17,7 +17,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QKeyEvent
 from PySide6.QtWidgets import QLineEdit, QWidget
 
-from ..references import REFERENCE_RE, normalise_scan
+from ...references import REFERENCE_RE, normalise_scan
 
 _TERMINATORS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Tab, Qt.Key.Key_Backtab}
 _DIGITS = {getattr(Qt.Key, f"Key_{n}"): n for n in range(1, 10)}

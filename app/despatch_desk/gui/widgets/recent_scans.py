@@ -1,20 +1,21 @@
 """The live list of recent scans, newest on top: a QAbstractTableModel and its view.
 
-Rows are kept in memory (the last ``MAX_ROWS``); the audit history on disk has everything.
+Rows are the controller's tickets (the last ``MAX_ROWS``); the audit history on disk has everything.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+import html
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from ..core import Outcome
-from . import theme
+from ...present import service_text, shown_reference
+
+if TYPE_CHECKING:
+    from ..scan_controller import Ticket
 
 MAX_ROWS = 200
 COLUMNS = ("Time", "Reference", "Group", "State", "Carrier / service", "Tracking", "Message")
@@ -22,27 +23,13 @@ STATE_COLUMN = 3
 _Index = QModelIndex | QPersistentModelIndex
 
 
-@dataclass(slots=True)
-class ScanRow:
-    job_id: int | None
-    time: datetime
-    raw: str
-    reference: str | None
-    group: str
-    state: str                       # a theme key: queued, allocating, allocated, ..., duplicate
-    outcome: Outcome | None = None
-    note: str = ""
-
-    @property
-    def look(self) -> theme.Look:
-        return theme.look_for(self.state)
-
-
 class RecentScansModel(QAbstractTableModel):
+    """Tickets, newest first. Every cell is plain text (a view never renders it as HTML)."""
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._rows: list[ScanRow] = []
-        self._by_job: dict[int, ScanRow] = {}
+        self._rows: list[Ticket] = []
+        self._positions: dict[int, Ticket] = {}
 
     # ------------------------------------------------------------------ Qt model
     def rowCount(self, parent: _Index = QModelIndex()) -> int:  # noqa: B008
@@ -64,7 +51,7 @@ class RecentScansModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return self._text(row, col)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return (row.outcome.message if row.outcome else row.note) or None
+            return _tooltip(_message(row))
         if col == STATE_COLUMN:
             look = row.look
             if role == Qt.ItemDataRole.BackgroundRole:
@@ -77,70 +64,68 @@ class RecentScansModel(QAbstractTableModel):
                 return font
         return None
 
-    def _text(self, row: ScanRow, col: int) -> str:
+    def _text(self, row: Ticket, col: int) -> str:
         outcome = row.outcome
         if col == 0:
-            return row.time.strftime("%H:%M:%S")
+            return row.scanned_at.strftime("%H:%M:%S")
         if col == 1:
-            if row.reference:
-                return row.reference
-            raw = "".join(ch if ch.isprintable() else "·" for ch in row.raw.strip())
-            return f"'{raw[:30]}'"
+            return shown_reference(row.reference, row.raw)
         if col == 2:
             return row.group
         if col == 3:
             look = row.look
-            return f"{look.symbol} {look.short}".strip() if look.symbol not in ("…", "") else look.short
+            text = f"{look.symbol} {look.short}".strip() if look.symbol not in ("…", "") else look.short
+            return f"{text} (re-checked)" if row.rechecked else text
         if col == 4:
-            return outcome.service_text if outcome else ""
+            return service_text(outcome.carrier_name or outcome.carrier_reference,
+                                outcome.service_name or outcome.service_reference) if outcome else ""
         if col == 5:
             return " ".join(outcome.tracking_references) if outcome else ""
         if col == 6:
-            return (outcome.message if outcome else row.note) or ""
+            return _message(row)
         return ""
 
     # ------------------------------------------------------------------ changes
-    def add(self, row: ScanRow) -> None:
+    def add(self, row: Ticket) -> None:
         self.beginInsertRows(QModelIndex(), 0, 0)
         self._rows.insert(0, row)
-        if row.job_id is not None:
-            self._by_job[row.job_id] = row
+        self._positions[row.id] = row
         self.endInsertRows()
         if len(self._rows) > MAX_ROWS:
             first = MAX_ROWS
             self.beginRemoveRows(QModelIndex(), first, len(self._rows) - 1)
             for gone in self._rows[first:]:
-                if gone.job_id is not None and self._by_job.get(gone.job_id) is gone:
-                    del self._by_job[gone.job_id]
+                self._positions.pop(gone.id, None)
             del self._rows[first:]
             self.endRemoveRows()
 
-    def update(self, job_id: int, *, state: str | None = None, outcome: Outcome | None = None,
-               note: str | None = None) -> ScanRow | None:
-        row = self._by_job.get(job_id)
+    def changed(self, ticket_id: int) -> None:
+        """The ticket changed (phase, outcome, re-check): repaint its row."""
+        row = self._positions.get(ticket_id)
         if row is None:
-            return None
-        if state is not None:
-            row.state = state
-        if outcome is not None:
-            row.outcome = outcome
-            row.state = outcome.kind.value
-            if outcome.reference:
-                row.reference = outcome.reference
-        if note is not None:
-            row.note = note
+            return
         r = self._rows.index(row)
         self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
-        return row
 
-    def row_for_job(self, job_id: int) -> ScanRow | None:
-        return self._by_job.get(job_id)
+    def row_for_ticket(self, ticket_id: int) -> Ticket | None:
+        return self._positions.get(ticket_id)
 
-    def rows(self) -> list[ScanRow]:
+    def rows(self) -> list[Ticket]:
         return list(self._rows)
 
     def count_in_state(self, *states: str) -> int:
         return sum(1 for r in self._rows if r.state in states)
+
+
+def _message(row: Ticket) -> str:
+    return (row.outcome.message if row.outcome is not None else row.message) or ""
+
+
+def _tooltip(text: str) -> str | None:
+    """Tooltips are rich text when they look like HTML: escape, and wrap in <p> so it is never guessed."""
+    if not text:
+        return None
+    return f"<p>{html.escape(text)}</p>"
 
 
 class RecentScansView(QTableView):

@@ -1,0 +1,540 @@
+"""The scan controller: every scan's life, from the field to its last follow-up, in the GUI thread.
+
+``ScanController.submit_scan(text)`` is the one door scans come through (a command-barcode prefix
+will be one branch here). It normalises and checks the scan in microseconds, keeps one
+:class:`Ticket` per scan and hands allocation to the desk's :class:`~.jobs.JobRunner`. What the
+window, the recent list, the problem stack (and later a batch view) show is driven by its typed
+signals, which carry ticket ids only; read the ticket with :meth:`ScanController.ticket`.
+
+Policies kept here, once:
+
+* latest scan: the panel shows the newest scan; an older result arriving later never replaces it;
+* problems stay: an unacknowledged problem stays in :attr:`problems` until Esc (``acknowledge``),
+  whatever comes after it;
+* every resolution (a re-check that finds an in-doubt scan allocated) updates the ticket, and the
+  ``ticket_changed`` signal updates every place that shows it;
+* batches are quiet: no sound and no panel per row, one ``batch_finished`` at the end;
+* follow-ups (labels, price, delivery date later) hang off an allocated outcome and run on the
+  follow-up lane: see :class:`FollowUpRegistry`. Production registers none yet.
+"""
+
+from __future__ import annotations
+
+import enum
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from .. import in_doubt
+from ..cancel import CancelToken
+from ..core import Outcome, OutcomeKind, check_group_code
+from ..desk import Desk
+from ..errors import explain
+from ..references import InvalidReference, parse_reference
+from . import theme
+from .jobs import Job, JobRunner, Lane
+from .theme import Shown, Tone
+
+log = logging.getLogger("despatch_desk.gui.scan")
+
+RECHECK_KEY = "recheck-in-doubt"   # one window-wide re-check at a time (rows are also claimed one by one)
+
+
+class ScanDecision(enum.StrEnum):
+    QUEUED = "queued"          # handed to the runner
+    DUPLICATE = "duplicate"    # that reference is already queued or in flight: nothing new is sent
+    INVALID = "invalid"        # not a consignment reference: refused on the spot, recorded
+    NOT_READY = "not_ready"    # the desk cannot allocate (no group chosen, key refused): nothing sent or recorded
+    CLOSED = "closed"          # the desk is closing: not taken
+
+
+class Phase(enum.StrEnum):
+    WAITING = "waiting"        # queued on the runner
+    RUNNING = "running"
+    DONE = "done"              # decided (an outcome, or a decision made on the spot)
+    DROPPED = "dropped"        # cancelled before it was sent
+    CRASHED = "crashed"        # the job itself failed (a bug): the history says what is known
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """Work that hangs off an outcome: ``run(desk, outcome, token)`` on the follow-up lane when ``applies``."""
+
+    name: str
+    applies: Callable[[Outcome], bool]
+    run: Callable[[Desk, Outcome, CancelToken], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpResult:
+    name: str
+    phase: Phase
+    value: Any = None
+    error: str | None = None   # plain words
+
+
+class FollowUpRegistry:
+    def __init__(self) -> None:
+        self._items: dict[str, FollowUp] = {}
+
+    def register(self, follow_up: FollowUp) -> None:
+        self._items[follow_up.name] = follow_up
+
+    def unregister(self, name: str) -> None:
+        self._items.pop(name, None)
+
+    def matching(self, outcome: Outcome) -> list[FollowUp]:
+        return [f for f in self._items.values() if _safe_applies(f, outcome)]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _safe_applies(follow_up: FollowUp, outcome: Outcome) -> bool:
+    try:
+        return bool(follow_up.applies(outcome))
+    except Exception:
+        log.exception("follow-up %s: predicate failed", follow_up.name)
+        return False
+
+
+# --------------------------------------------------------------------------- tickets
+
+
+@dataclass(eq=False, slots=True)
+class Ticket:
+    """One scan, as the operator made it. Lives in the GUI thread; workers never see it."""
+
+    id: int
+    raw: str
+    group: str
+    decision: ScanDecision
+    reference: str | None = None
+    job_id: int | None = None
+    phase: Phase = Phase.WAITING
+    outcome: Outcome | None = None
+    message: str = ""                  # the desk's own words when there is no outcome (not ready, closing …)
+    batch: str | None = None
+    quiet: bool = False
+    duplicate_of: int | None = None    # the ticket whose result this scan waits for
+    acknowledged: bool = False
+    rechecked: bool = False            # the outcome came from a later re-check
+    scanned_at: datetime = field(default_factory=datetime.now)
+    follow_ups: dict[str, FollowUpResult] = field(default_factory=dict)
+
+    @property
+    def state(self) -> Shown:
+        """What the panel and the lists show for this scan."""
+        if self.outcome is not None:
+            return Shown(self.outcome.kind.value)
+        if self.decision is ScanDecision.DUPLICATE:
+            return Shown.DUPLICATE
+        if self.decision is ScanDecision.NOT_READY:
+            return Shown.NOT_READY
+        if self.decision is ScanDecision.CLOSED:
+            return Shown.CLOSING
+        return {Phase.WAITING: Shown.QUEUED, Phase.RUNNING: Shown.ALLOCATING, Phase.DROPPED: Shown.CANCELLED,
+                Phase.CRASHED: Shown.CRASHED}.get(self.phase, Shown.QUEUED)
+
+    @property
+    def look(self) -> theme.Look:
+        return theme.look_for(self.state)
+
+    @property
+    def is_problem(self) -> bool:
+        """Needs a person: stays visible until acknowledged."""
+        return self.look.is_problem
+
+    @property
+    def settled(self) -> bool:
+        return self.phase in (Phase.DONE, Phase.DROPPED, Phase.CRASHED)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    batch: str
+    total: int
+    counts: dict[str, int]
+    problems: int
+
+    def words(self) -> str:
+        parts = ", ".join(f"{n} {theme.look_for(k).short or k}" for k, n in sorted(self.counts.items()))
+        return f"Batch of {self.total}: {parts}."
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    ready: bool
+    reason: str = ""
+
+
+# --------------------------------------------------------------------------- the controller
+
+
+class ScanController(QObject):
+    ticket_added = Signal(int)          # a new scan (ticket id)
+    ticket_changed = Signal(int)        # its phase, outcome, follow-ups or acknowledgement changed
+    ticket_finished = Signal(int)       # its allocation is decided (or dropped)
+    latest_changed = Signal(int)        # the ticket the panel shows now
+    problems_changed = Signal()         # the unacknowledged problems changed (problems(), notices)
+    follow_up_finished = Signal(int, str)   # ticket id, follow-up name
+    batch_finished = Signal(str)        # batch id (batch_summary() has the counts)
+    in_doubt_changed = Signal(int)      # count of in-doubt rows in the history
+    recheck_finished = Signal()         # last_recheck holds the summary
+    readiness_changed = Signal()
+    tone_requested = Signal(str)        # a Tone to play
+
+    def __init__(self, desk: Desk, runner: JobRunner, group: Callable[[], str], *,
+                 follow_ups: FollowUpRegistry | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.runner = runner
+        self.group = group
+        self.follow_ups = follow_ups if follow_ups is not None else FOLLOW_UPS
+        self._ids = itertools.count(1)
+        self._batch_ids = itertools.count(1)
+        self._tickets: dict[int, Ticket] = {}
+        self._by_job: dict[int, int] = {}
+        self._order: list[int] = []
+        self.latest_id: int | None = None
+        self.notices: list[str] = []              # desk-level problems (the history could not be written)
+        self.key_problem: str | None = None
+        self.in_doubt_count = 0
+        self.in_doubt_checked = False             # counted at least once
+        self.last_recheck: in_doubt.RecheckSummary | None = None
+        self.rechecking = False
+        self.max_kept = 500                       # settled, acknowledged tickets beyond this are forgotten
+        runner.job_started.connect(self.job_started)
+
+    # ------------------------------------------------------------------ reading
+    def ticket(self, ticket_id: int | None) -> Ticket | None:
+        return self._tickets.get(ticket_id) if ticket_id is not None else None
+
+    def tickets(self) -> list[Ticket]:
+        return [self._tickets[i] for i in self._order if i in self._tickets]
+
+    @property
+    def latest(self) -> Ticket | None:
+        return self.ticket(self.latest_id)
+
+    def problems(self) -> list[Ticket]:
+        """Unacknowledged problems, oldest first (quiet batch rows are summed up by their batch)."""
+        return [t for t in self.tickets() if t.is_problem and not t.acknowledged and not t.quiet]
+
+    def in_flight(self) -> int:
+        return sum(1 for t in self._tickets.values() if t.job_id is not None and not t.settled)
+
+    def readiness(self) -> Readiness:
+        if not self.desk.settings.service_groups:
+            return Readiness(False, "No service groups yet: add them in Settings (Ctrl+,).")
+        problem = check_group_code(self.group())
+        if problem:
+            return Readiness(False, problem)
+        if self.key_problem:
+            return Readiness(False, self.key_problem)
+        return Readiness(True)
+
+    def set_key_problem(self, problem: str | None) -> None:
+        if problem != self.key_problem:
+            self.key_problem = problem
+            self.readiness_changed.emit()
+
+    # ------------------------------------------------------------------ scanning
+    def submit_scan(self, text: str, *, batch: str | None = None) -> Ticket:
+        """Decide what to do with one scan and start it. GUI thread, microseconds."""
+        group = self.group()
+        ticket = Ticket(next(self._ids), text, group, ScanDecision.QUEUED, batch=batch, quiet=batch is not None)
+        if not self.runner.accepting:
+            return self._settle_now(ticket, ScanDecision.CLOSED,
+                                    "The desk is closing: this scan was not taken. Scan it again after restarting.")
+        try:
+            ticket.reference = parse_reference(text).reference
+        except InvalidReference as exc:
+            outcome = Outcome(OutcomeKind.INVALID_REFERENCE, None, group, exc.message, raw_scan=text)
+            self.runner.submit(Job(fn=lambda _t, o=outcome: self.desk.record(o), lane=Lane.MISC, name="record"))
+            ticket.outcome = outcome
+            return self._settle_now(ticket, ScanDecision.INVALID)
+        readiness = self.readiness()
+        if not readiness.ready:
+            # A good reference on a desk that cannot allocate: the desk's state, not the scan's fault.
+            return self._settle_now(ticket, ScanDecision.NOT_READY, f"{readiness.reason} {ticket.reference} was not "
+                                    "sent and is not allocated: scan it again once the desk is ready.")
+        job = Job(fn=lambda token, raw=text, g=group: _allocate(self.desk, raw, g, token), lane=Lane.SCAN,
+                  keys=(ticket.reference,), group=batch, name=f"allocate {ticket.reference}",
+                  on_result=lambda outcome, tid=ticket.id: self._allocated(tid, outcome),
+                  on_error=lambda exc, tid=ticket.id: self._crashed(tid, exc),
+                  on_dropped=lambda tid=ticket.id: self._dropped(tid))
+        job_id = self.runner.submit(job)
+        if job_id is None:
+            existing = self.runner.find(ticket.reference)
+            original = self._by_job.get(existing) if existing is not None else None
+            if original is None:
+                return self._settle_now(ticket, ScanDecision.CLOSED, "The desk is closing: this scan was not taken.")
+            ticket.decision = ScanDecision.DUPLICATE
+            ticket.duplicate_of = original
+            ticket.job_id = None
+            ticket.phase = Phase.DONE
+            ticket.message = "Already being allocated: scanned again while in flight. Its result shows here."
+            self._add(ticket)
+            return ticket
+        ticket.job_id = job_id
+        self._by_job[job_id] = ticket.id
+        self._add(ticket)
+        return ticket
+
+    def submit_batch(self, texts: Iterable[str]) -> str:
+        """Many scans at once, quietly: no sound, no panel; ``batch_finished`` once every row is decided."""
+        batch = f"batch-{next(self._batch_ids)}"
+        for text in texts:
+            self.submit_scan(text, batch=batch)
+        self._check_batch(batch)
+        return batch
+
+    def batch_tickets(self, batch: str) -> list[Ticket]:
+        return [t for t in self.tickets() if t.batch == batch]
+
+    def batch_summary(self, batch: str) -> BatchSummary:
+        rows = self.batch_tickets(batch)
+        counts: dict[str, int] = {}
+        for t in rows:
+            counts[t.state.value] = counts.get(t.state.value, 0) + 1
+        return BatchSummary(batch, len(rows), counts, sum(1 for t in rows if t.is_problem))
+
+    def cancel(self, ticket_id: int, reason: str = "Cancelled by the operator.") -> bool:
+        ticket = self.ticket(ticket_id)
+        if ticket is None or ticket.job_id is None or ticket.settled:
+            return False
+        return self.runner.cancel(ticket.job_id, reason)
+
+    def cancel_batch(self, batch: str, reason: str = "Batch cancelled by the operator.") -> int:
+        return self.runner.cancel_group(batch, reason)
+
+    # ------------------------------------------------------------------ acknowledging
+    def acknowledge(self, ticket_id: int | None = None) -> Ticket | str | None:
+        """Esc: acknowledge ``ticket_id``, else the newest notice, else the newest problem (one per call).
+
+        Returns what was acknowledged (a ticket, a notice's text), or None if nothing was waiting."""
+        if ticket_id is None and self.notices:
+            notice = self.notices.pop()
+            self.problems_changed.emit()
+            return notice
+        problems = self.problems()
+        if ticket_id is not None:
+            problems = [t for t in problems if t.id == ticket_id]
+        if not problems:
+            return None
+        ticket = problems[-1]
+        ticket.acknowledged = True
+        self.ticket_changed.emit(ticket.id)
+        self.problems_changed.emit()
+        self._trim()
+        return ticket
+
+    def add_notice(self, text: str) -> None:
+        self.notices = [*self.notices[-4:], text]
+        self.problems_changed.emit()
+
+    # ------------------------------------------------------------------ results (GUI thread)
+    def _add(self, ticket: Ticket) -> None:
+        self._tickets[ticket.id] = ticket
+        self._order.append(ticket.id)
+        self.ticket_added.emit(ticket.id)
+        if not ticket.quiet:
+            self.latest_id = ticket.id
+            self.latest_changed.emit(ticket.id)
+            if ticket.settled:
+                self._sound(ticket)
+        if ticket.settled and ticket.is_problem and not ticket.quiet:
+            self.problems_changed.emit()
+        self._trim()
+
+    def _settle_now(self, ticket: Ticket, decision: ScanDecision, message: str = "") -> Ticket:
+        ticket.decision = decision
+        ticket.phase = Phase.DONE
+        ticket.message = message
+        self._add(ticket)
+        return ticket
+
+    def job_started(self, job_id: int) -> None:
+        ticket = self.ticket(self._by_job.get(job_id))
+        if ticket is not None and ticket.phase is Phase.WAITING:
+            ticket.phase = Phase.RUNNING
+            self.ticket_changed.emit(ticket.id)
+
+    def _allocated(self, ticket_id: int, outcome: Outcome) -> None:
+        ticket = self.ticket(ticket_id)
+        if ticket is None:
+            return
+        ticket.outcome = outcome
+        ticket.phase = Phase.DONE
+        if outcome.reference:
+            ticket.reference = outcome.reference
+        self._finished(ticket)
+        if outcome.kind is OutcomeKind.IN_DOUBT:
+            self.refresh_in_doubt()
+        problem = getattr(self.desk, "last_history_error", None)
+        if problem:
+            self.desk.last_history_error = None
+            self.add_notice(f"History problem: {problem}")
+        if outcome.kind is OutcomeKind.UNAUTHORIZED:
+            self.set_key_problem(outcome.message)
+        elif outcome.kind is OutcomeKind.ALLOCATED and self.key_problem:
+            self.set_key_problem(None)
+        self._start_follow_ups(ticket)
+
+    def _crashed(self, ticket_id: int, exc: BaseException) -> None:
+        ticket = self.ticket(ticket_id)
+        if ticket is None:
+            return
+        log.error("allocation job of %s failed", ticket.reference, exc_info=exc)
+        ticket.phase = Phase.CRASHED
+        ticket.message = f"{explain(exc)} Check {ticket.reference} in History before shipping it."
+        self._finished(ticket)
+
+    def _dropped(self, ticket_id: int) -> None:
+        ticket = self.ticket(ticket_id)
+        if ticket is None:
+            return
+        ticket.phase = Phase.DROPPED
+        ticket.message = f"Cancelled before it was sent: nothing was sent or recorded, {ticket.reference} is not " \
+                         "allocated."
+        self._finished(ticket)
+
+    def _finished(self, ticket: Ticket) -> None:
+        self.ticket_changed.emit(ticket.id)
+        self.ticket_finished.emit(ticket.id)
+        if ticket.quiet:
+            if ticket.batch:
+                self._check_batch(ticket.batch)
+            return
+        latest = self.latest
+        if latest is ticket or (latest is not None and latest.duplicate_of == ticket.id):
+            # The panel was waiting for this scan (or for the original of a re-scan of it).
+            self.latest_id = ticket.id
+            self.latest_changed.emit(ticket.id)
+        self._sound(ticket)
+        if ticket.is_problem:
+            self.problems_changed.emit()
+
+    def _check_batch(self, batch: str) -> None:
+        rows = self.batch_tickets(batch)
+        if rows and all(t.settled for t in rows):
+            summary = self.batch_summary(batch)
+            self.batch_finished.emit(batch)
+            self.tone_requested.emit(Tone.FAILURE if summary.problems else Tone.SUCCESS)
+            if summary.problems:
+                self.add_notice(f"{summary.words()} {summary.problems} need attention: see the list.")
+
+    def _sound(self, ticket: Ticket) -> None:
+        if ticket.quiet or ticket.decision is ScanDecision.DUPLICATE:
+            return
+        tone = ticket.look.sound
+        if tone is not None:
+            self.tone_requested.emit(tone)
+
+    def _trim(self) -> None:
+        """Forget old settled, unproblematic tickets (the history on disk keeps everything)."""
+        excess = len(self._order) - self.max_kept
+        if excess <= 0:
+            return
+        keep: list[int] = []
+        for tid in self._order:
+            t = self._tickets[tid]
+            if excess > 0 and t.settled and tid != self.latest_id and (not t.is_problem or t.acknowledged) \
+                    and not (t.batch and not all(x.settled for x in self.batch_tickets(t.batch))):
+                del self._tickets[tid]
+                if t.job_id is not None:
+                    self._by_job.pop(t.job_id, None)
+                excess -= 1
+            else:
+                keep.append(tid)
+        self._order = keep
+
+    # ------------------------------------------------------------------ follow-ups
+    def _start_follow_ups(self, ticket: Ticket) -> None:
+        outcome = ticket.outcome
+        if outcome is None:
+            return
+        for follow_up in self.follow_ups.matching(outcome):
+            ticket.follow_ups[follow_up.name] = FollowUpResult(follow_up.name, Phase.WAITING)
+            job = Job(fn=lambda token, f=follow_up, o=outcome: f.run(self.desk, o, token), lane=Lane.FOLLOW_UP,
+                      group=ticket.batch, name=f"{follow_up.name} {ticket.reference}",
+                      on_result=lambda value, tid=ticket.id, n=follow_up.name: self._follow_up_done(tid, n, value),
+                      on_error=lambda exc, tid=ticket.id, n=follow_up.name: self._follow_up_done(
+                          tid, n, None, explain(exc)),
+                      on_dropped=lambda tid=ticket.id, n=follow_up.name: self._follow_up_done(
+                          tid, n, None, "cancelled", Phase.DROPPED))
+            if self.runner.submit(job) is None:
+                ticket.follow_ups[follow_up.name] = FollowUpResult(follow_up.name, Phase.DROPPED,
+                                                                   error="the desk is closing")
+        if ticket.follow_ups:
+            self.ticket_changed.emit(ticket.id)
+
+    def _follow_up_done(self, ticket_id: int, name: str, value: Any, error: str | None = None,
+                        phase: Phase | None = None) -> None:
+        ticket = self.ticket(ticket_id)
+        if ticket is None:
+            return
+        ticket.follow_ups[name] = FollowUpResult(name, phase or (Phase.CRASHED if error else Phase.DONE), value, error)
+        self.ticket_changed.emit(ticket_id)
+        self.follow_up_finished.emit(ticket_id, name)
+
+    # ------------------------------------------------------------------ in doubt
+    def refresh_in_doubt(self) -> None:
+        self.runner.run(lambda _t: in_doubt.count(self.desk), self._in_doubt_counted,
+                        lambda exc: self.add_notice(f"The in-doubt list could not be read: {explain(exc)}"),
+                        receiver=self, name="count-in-doubt")
+
+    def _in_doubt_counted(self, count: int) -> None:
+        self.in_doubt_count = int(count)
+        self.in_doubt_checked = True
+        self.in_doubt_changed.emit(self.in_doubt_count)
+
+    def recheck(self, rows: Iterable[int] | None = None) -> bool:
+        """Re-check in-doubt rows (None = all) with the one policy of :mod:`despatch_desk.in_doubt`."""
+        ids = list(rows) if rows is not None else None
+        job = self.runner.run(lambda token: in_doubt.recheck_all(self.desk, ids, cancel=token),
+                              self.apply_recheck, lambda exc: self.apply_recheck(
+                                  in_doubt.RecheckSummary(problem=f"Re-check failed: {explain(exc)}")),
+                              receiver=self, keys=(RECHECK_KEY,), name="recheck")
+        if job is None:
+            return False
+        self.rechecking = True
+        return True
+
+    def apply_recheck(self, summary: in_doubt.RecheckSummary) -> None:
+        """A re-check's results (from here or from the history view) reach every ticket they are about."""
+        self.rechecking = self.runner.find(RECHECK_KEY) is not None
+        self.last_recheck = summary
+        changed_problems = False
+        for result in summary.results:
+            outcome = result.outcome
+            if outcome is None or outcome.kind is OutcomeKind.IN_DOUBT or not result.reference:
+                continue
+            for ticket in self.tickets():
+                if ticket.reference == result.reference and ticket.state is Shown.IN_DOUBT:
+                    was_problem = ticket.is_problem and not ticket.acknowledged
+                    ticket.outcome = replace(outcome, raw_scan=ticket.raw)
+                    ticket.rechecked = True
+                    changed_problems = changed_problems or was_problem or ticket.is_problem
+                    self.ticket_changed.emit(ticket.id)
+        if changed_problems:
+            self.problems_changed.emit()
+        self.recheck_finished.emit()
+        self.refresh_in_doubt()
+
+
+FOLLOW_UPS = FollowUpRegistry()   # production follow-ups register here (none yet)
+
+
+def _allocate(desk: Desk, raw: str, group: str, token: CancelToken) -> Outcome:  # worker thread
+    return desk.allocate(raw, group, cancel=token)
+

@@ -1,0 +1,1 @@
+"""Reusable widgets of the operator window (no controller logic: they show what they are given)."""
