@@ -106,6 +106,10 @@ def test_unreadable_file_leaves_the_environment_unconfirmed(paths):
     store = SettingsStore(paths)
     s = store.load()
     assert s.environment_unconfirmed and "Could not read the settings file" in store.load_warning
+    with pytest.raises(SettingsError, match="not written over"):
+        store.save(s.copy(sounds=False))
+    store.save(s.copy(last_group="a"))  # state is apart: a group choice still works
+    assert paths.settings_file.is_dir() and json.loads(paths.state_file.read_text())["last_group"] == "a"
 
 
 @pytest.mark.parametrize("content", ["[]", '"text"', "null", "[" * 100000])

@@ -35,7 +35,10 @@ log = logging.getLogger("despatch_desk.settings")
 
 ENV_HOME = "DESPATCH_DESK_HOME"
 ENV_API_URL = "DESPATCH_DESK_API_URL"
-ENVIRONMENTS = ("production", "sandbox", "custom")
+ENVIRONMENTS = sf.ENVIRONMENTS
+environment_known = sf.environment_known
+_note = sf.note
+_set_text = sf.set_text
 
 
 class SettingsError(DeskError):
@@ -252,37 +255,6 @@ class Settings:
         return settings
 
 
-def environment_known(data: dict[str, Any]) -> bool:
-    value = data.get("environment")
-    return isinstance(value, str) and value.strip().lower() in ENVIRONMENTS
-
-
-def _set_text(settings: Settings, name: str, value: Any, default: str) -> str | None:
-    if not isinstance(value, str):
-        return f"{name}: {repr(value)[:40]} is not text; using {default!r}"
-    text = value.strip() if name != "custom_url" else value
-    if name == "workstation":
-        if not text:
-            return f"workstation: empty; using {default!r}"
-        if len(text) > 64:
-            settings.workstation = text[:64]
-            return "workstation: longer than 64 characters; cut to 64"
-    choices = sf.CHOICES.get(name)
-    if choices and text.lower() not in choices:
-        return f"{name}: {value[:40]!r} is not one of {', '.join(choices)}; using {default!r}"
-    if choices or name == "environment":
-        text = text.lower()
-    if name == "environment" and text not in ENVIRONMENTS:
-        return f"environment: {value[:40]!r} is not production, sandbox or custom; it must be confirmed"
-    setattr(settings, name, text[:2000])
-    return None
-
-
-def _note(notes: list[str], note: str) -> None:
-    log.warning("settings: %s", note)
-    notes.append(note)
-
-
 Listener = Callable[[Settings, Settings], None]
 
 
@@ -308,6 +280,7 @@ class SettingsStore:
         self._saved_config: dict[str, Any] | None = None
         self._state = DeskState()
         self._saved_state: dict[str, Any] | None = None
+        self._unreadable = False  # the file exists but could not be read: never write over it
 
     # -- reading
     @property
@@ -323,6 +296,7 @@ class SettingsStore:
         with self._lock:
             notes: list[str] = []
             self.newer_version = self.damaged_copy = None
+            self._unreadable = False
             settings, config_on_disk, moved_state = self._read(notes)
             self._state = self.state_store.load()
             self._saved_state = self._state.to_json() if self.state_store.exists_on_disk else None
@@ -348,10 +322,11 @@ class SettingsStore:
             return Settings(), None, {}
         except OSError as exc:
             settings = Settings(environment_unconfirmed=True)
+            self._unreadable = True
             notes.append(f"Could not read the settings file {path} ({exc.strerror or exc}); using defaults "
-                         "until it can be read.")
+                         "until it can be read, and it is not saved over.")
             log.warning(notes[-1])
-            return settings, {}, {}
+            return settings, settings.to_json(), {}
         decoded = sf.decode(raw)
         if decoded.note:
             _note(notes, decoded.note)
@@ -406,6 +381,9 @@ class SettingsStore:
         with self._lock:
             config = settings.to_json()
             if config != self._saved_config or not self.paths.settings_file.exists():
+                if self._unreadable and self.paths.settings_file.exists():
+                    raise SettingsError(f"Not saved: the settings file {self.paths.settings_file} could not be "
+                                        "read, so it is not written over. Check it, then start the desk again.")
                 self._refuse_newer_file()
                 self._write_config(config)
                 self._saved_config = config

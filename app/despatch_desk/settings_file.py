@@ -3,7 +3,8 @@
 Pure functions, no file system: ``decode`` turns bytes into text (UTF-8 with or without a BOM,
 UTF-16 from Notepad's "Unicode", Windows-1252/Latin-1 as a fallback); ``parse`` gives the JSON
 object, or salvages the top-level fields that are still readable from a damaged one; ``upgrade``
-applies the patch steps from the file's version to this app's.
+applies the patch steps from the file's version to this app's; ``number`` and ``set_text``
+bring each value within its rules (clamped, logged).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from urllib.parse import urlsplit
 log = logging.getLogger("despatch_desk.settings")
 
 SETTINGS_VERSION = 2
+ENVIRONMENTS = ("production", "sandbox", "custom")
 
 
 @dataclass(slots=True)
@@ -189,6 +191,39 @@ NUMBER_RULES: dict[str, NumberRule] = {
 }
 
 CHOICES: dict[str, tuple[str, ...]] = {"label_format": ("zpl", "pdf")}
+
+
+def environment_known(data: dict[str, Any]) -> bool:
+    value = data.get("environment")
+    return isinstance(value, str) and value.strip().lower() in ENVIRONMENTS
+
+
+def set_text(settings: Any, name: str, value: Any, default: str) -> str | None:
+    """Set a text setting from a file's value; plain words when it was not usable as it was."""
+    if not isinstance(value, str):
+        return f"{name}: {repr(value)[:40]} is not text; using {default!r}"
+    text = value.strip() if name != "custom_url" else value
+    if name == "workstation":
+        if not text:
+            return f"workstation: empty; using {default!r}"
+        if len(text) > 64:
+            settings.workstation = text[:64]
+            return "workstation: longer than 64 characters; cut to 64"
+    choices = CHOICES.get(name)
+    if choices and text.lower() not in choices:
+        return f"{name}: {value[:40]!r} is not one of {', '.join(choices)}; using {default!r}"
+    if choices or name == "environment":
+        text = text.lower()
+    if name == "environment" and text not in ENVIRONMENTS:
+        return f"environment: {value[:40]!r} is not production, sandbox or custom; it must be confirmed"
+    setattr(settings, name, text[:2000])
+    return None
+
+
+def note(notes: list[str], text: str) -> None:
+    """Every value changed on load is logged and kept for the operator."""
+    log.warning("settings: %s", text)
+    notes.append(text)
 
 
 def number(name: str, value: Any, default: float) -> tuple[float | int, str | None]:
