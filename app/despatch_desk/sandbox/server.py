@@ -13,7 +13,7 @@ import traceback
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from urllib.parse import unquote
 
 from ..api import is_loopback
@@ -308,6 +308,8 @@ class SandboxServer:
         self._in_flight: dict[str, int] = {}
         self._max_in_flight: dict[str, int] = {}
         self._flapping: dict[str, int] = {}  # reference -> status polls seen while a flapping-202 runs
+        #: Tests: called with each request as it arrives, before it is handled (to change the world mid-scan).
+        self.on_request: Callable[[RecordedRequest], None] | None = None
         self._req_lock = threading.Lock()
         self.errors: list[str] = []  # tracebacks of unexpected handler errors (should stay empty)
         self._stop_event = threading.Event()
@@ -517,8 +519,11 @@ class SandboxServer:
         method = h.command
         decoded = unquote(raw_path.split("?", 1)[0], errors="replace")
         headers = {k.lower(): v for k, v in h.headers.items()}
+        recorded = RecordedRequest(method, raw_path, decoded, headers, body, time.time())
         with self._req_lock:
-            self._requests.append(RecordedRequest(method, raw_path, decoded, headers, body, time.time()))
+            self._requests.append(recorded)
+        if self.on_request is not None:
+            self.on_request(recorded)
         if self._latency_ms > 0:
             self._stop_event.wait(self._latency_ms / 1000.0)
         if self._stop_event.is_set():
