@@ -429,3 +429,30 @@ def test_c11_token_deadline_caps_the_back_off(sandbox):
                                                                                         cancel=token)
     assert time.monotonic() - t0 < 2.5 and outcome.kind is OutcomeKind.NOT_ALLOCATED
     assert_safe(sandbox, FRESH, puts=1)
+
+
+def test_a6_two_processes_one_reference_one_put(sandbox, isolated_environment):
+    """Two CLI runs on one machine scan the same consignment while SortedPRO is slow: one PUT at the server."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sandbox.add_fault(Fault("slow-commit", times=1, delay=5.0))
+    env = dict(os.environ, DESPATCH_DESK_HOME=str(isolated_environment), DESPATCH_DESK_API_URL=sandbox.url,
+               DESPATCH_DESK_API_KEY=DEMO_API_KEY, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+               PYTHONPATH=str(Path(__file__).resolve().parents[1] / "app"))
+    command = [sys.executable, "-m", "despatch_desk", "allocate", FRESH, "--group", "nextDay"]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: sandbox.puts_for(FRESH) == 1, timeout=30)  # the first one's PUT is at the server
+        second = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        out2, err2 = second.communicate(timeout=90)
+        out1, err1 = first.communicate(timeout=90)
+    finally:
+        first.kill()
+    assert first.returncode == 0, (out1, err1)
+    assert second.returncode == 0, (out2, err2)  # it waited, looked, and found it allocated to this group
+    assert "Traceback" not in err1 + err2
+    assert_safe(sandbox, FRESH, puts=1)
+    assert sandbox.calls_for(FRESH)[-1] == "GET"  # the second run's look
