@@ -304,8 +304,12 @@ _MARKS = {"allocated": "OK  ", "already_allocated": "HAD ", "not_allocated": "NO
 
 
 def _outcome_line(outcome) -> str:
-    ref = outcome.reference or repr(outcome.raw_scan)
-    line = f"{_MARKS[outcome.kind.value]} {ref}  {outcome.message}"
+    from .present import shown_reference
+
+    ref = shown_reference(outcome.reference, outcome.raw_scan) or repr(outcome.raw_scan)
+    line = f"{_MARKS.get(outcome.kind.value, '??? ')} {ref}  {outcome.message}"
+    if outcome.ok and outcome.service_text and outcome.service_text not in outcome.message:
+        line += f"  ({outcome.service_text})"
     if outcome.tracking_references and outcome.ok:
         line += f"  tracking {', '.join(outcome.tracking_references)}"
     if outcome.correlation_id and not outcome.ok:
@@ -376,18 +380,28 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_recheck(args: argparse.Namespace) -> int:
+    from . import in_doubt  # the one re-check policy, shared with the window and the history view
+
     desk = _desk(args.base_url)
     try:
         rows = desk.history.in_doubt()
         if not rows:
             _err("No scans are in doubt.")
             return EXIT_OK
-        desk.workflow()
+        desk.workflow()  # no key or no address: said once, with its exit code
         worst = EXIT_OK
-        for row in rows:
-            outcome = desk.recheck(row.id)
+        for result in in_doubt.recheck_all(desk, [row.id for row in rows]).results:
+            outcome = result.outcome
+            if outcome is None:  # that row could not be checked; the others were
+                if args.json:
+                    _out(json.dumps({"id": result.row_id, "reference": result.reference, "outcome": "in_doubt",
+                                     "error": result.error}, ensure_ascii=False))
+                else:
+                    _out(f"??? {result.reference or f'row {result.row_id}'}  Not checked: {result.error}")
+                worst = EXIT_UNREACHABLE
+                continue
             if args.json:
-                _out(json.dumps({"id": row.id, **outcome.to_dict()}, ensure_ascii=False))
+                _out(json.dumps({"id": result.row_id, **outcome.to_dict()}, ensure_ascii=False))
             else:
                 _out(_outcome_line(outcome))
             if outcome.kind.value == "in_doubt":

@@ -103,11 +103,8 @@ class Outcome:
     @property
     def service_text(self) -> str:
         """"Carrier X Next Day Super", without repeating the carrier if the service name has it."""
-        carrier = self.carrier_name or self.carrier_reference or ""
-        service = self.service_name or self.service_reference or ""
-        if carrier and service.lower().startswith(carrier.lower()):
-            return service
-        return " ".join(p for p in (carrier, service) if p)
+        from .present import service_text  # one wording for the CLI, the panel, the lists and the history
+        return service_text(self.carrier_name or self.carrier_reference, self.service_name or self.service_reference)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
