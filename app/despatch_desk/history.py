@@ -1,8 +1,9 @@
 """The audit history: every scan attempt, in SQLite (WAL, fsync'd), searchable and exportable.
 
-A scan is written *before* it is sent (outcome ``pending``) and updated when it ends, so a desk
-that is killed mid-flight still knows which scans it had sent: on the next open those rows
-become ``in_doubt`` and can be re-checked against SortedPRO.
+A scan is written *before* it is sent (outcome ``pending``, with the process id and host that
+own it) and updated when it ends, so a desk that is killed mid-flight still knows which scans it
+had sent: on the next open the rows whose process is gone become ``in_doubt`` and can be
+re-checked against SortedPRO. Schema versions, upgrades and damaged files: ``history_schema``.
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ def _iso(dt: datetime | None) -> str | None:
 
 
 def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except (TypeError, ValueError):  # a value edited by hand: unknown, not a crash
+        return None
 
 
 def _friendly(exc: sqlite3.Error, path: Path) -> str:
@@ -353,7 +357,7 @@ def _tracking(text: str | None) -> tuple[str, ...]:
 
 # How a column's stored value becomes the HistoryRow field of the same name; the rest are as stored.
 _CONVERT: dict[str, Any] = {
-    "started_at": lambda v: _dt(v) or datetime.now(UTC),
+    "started_at": lambda v: _dt(v) or datetime.fromtimestamp(0, UTC),  # unknown: never pretend "now"
     "finished_at": _dt, "resolved_at": _dt, "label_at": _dt,
     "recovered": bool,
     "tracking": _tracking,
