@@ -76,3 +76,14 @@ def error_words(exc: BaseException) -> str:
     if not isinstance(exc, DeskError) and isinstance(message, str) and message:
         return message
     return explain(exc)
+
+
+def plain_tooltip(text: str | None) -> str | None:
+    """Text for a Qt tooltip, which renders anything that looks like HTML: escaped, and wrapped in a
+    paragraph so it is always taken as (harmless) rich text. None for no tooltip."""
+    if not text:
+        return None
+    import html
+
+    escaped = html.escape(text).replace("\n", "<br>")
+    return f"<p style='white-space:pre-wrap'>{escaped}</p>"

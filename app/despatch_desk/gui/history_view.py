@@ -59,7 +59,7 @@ from .. import in_doubt
 from ..core import OutcomeKind
 from ..desk import Desk
 from ..history import PENDING, History, HistoryError, HistoryRow
-from ..present import duration_text, error_words, full_local_time
+from ..present import duration_text, error_words, full_local_time, plain_tooltip
 from ..present import service_text as _service_text
 from .jobs import Job, runner_for
 from .theme import look_for
@@ -249,7 +249,7 @@ class HistoryTableModel(QAbstractTableModel):
             return self.text(row, column)
         if role == Qt.ItemDataRole.ToolTipRole:
             if column in (COL_MESSAGE, COL_OUTCOME, COL_CORRELATION):
-                return row_details(row)
+                return plain_tooltip(row_details(row))
             return None
         if role == ROW_ROLE:
             return row

@@ -478,6 +478,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_settings_changed(self) -> None:
+        self.controller.set_key_problem(None, refused=True)  # perhaps a new key: the next answer will say
         self.desk.reconfigure()
         self.reload_settings()
         self.startup_checks()

@@ -20,12 +20,10 @@ Policies kept here, once:
 
 from __future__ import annotations
 
-import enum
 import itertools
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
@@ -39,141 +37,24 @@ from ..references import InvalidReference, parse_reference
 from . import theme
 from .jobs import Job, JobRunner, Lane
 from .theme import Shown, Tone
+from .tickets import (
+    FOLLOW_UPS,
+    BatchSummary,
+    FollowUp,
+    FollowUpRegistry,
+    FollowUpResult,
+    Phase,
+    Readiness,
+    ScanDecision,
+    Ticket,
+)
+
+__all__ = ["FOLLOW_UPS", "BatchSummary", "FollowUp", "FollowUpRegistry", "FollowUpResult", "Phase", "Readiness",
+           "ScanController", "ScanDecision", "Ticket"]
 
 log = logging.getLogger("despatch_desk.gui.scan")
 
 RECHECK_KEY = "recheck-in-doubt"   # one window-wide re-check at a time (rows are also claimed one by one)
-
-
-class ScanDecision(enum.StrEnum):
-    QUEUED = "queued"          # handed to the runner
-    DUPLICATE = "duplicate"    # that reference is already queued or in flight: nothing new is sent
-    INVALID = "invalid"        # not a consignment reference: refused on the spot, recorded
-    NOT_READY = "not_ready"    # the desk cannot allocate (no group chosen, key refused): nothing sent or recorded
-    CLOSED = "closed"          # the desk is closing: not taken
-
-
-class Phase(enum.StrEnum):
-    WAITING = "waiting"        # queued on the runner
-    RUNNING = "running"
-    DONE = "done"              # decided (an outcome, or a decision made on the spot)
-    DROPPED = "dropped"        # cancelled before it was sent
-    CRASHED = "crashed"        # the job itself failed (a bug): the history says what is known
-
-
-# --------------------------------------------------------------------------- follow-ups
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUp:
-    """Work that hangs off an outcome: ``run(desk, outcome, token)`` on the follow-up lane when ``applies``."""
-
-    name: str
-    applies: Callable[[Outcome], bool]
-    run: Callable[[Desk, Outcome, CancelToken], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class FollowUpResult:
-    name: str
-    phase: Phase
-    value: Any = None
-    error: str | None = None   # plain words
-
-
-class FollowUpRegistry:
-    def __init__(self) -> None:
-        self._items: dict[str, FollowUp] = {}
-
-    def register(self, follow_up: FollowUp) -> None:
-        self._items[follow_up.name] = follow_up
-
-    def unregister(self, name: str) -> None:
-        self._items.pop(name, None)
-
-    def matching(self, outcome: Outcome) -> list[FollowUp]:
-        return [f for f in self._items.values() if _safe_applies(f, outcome)]
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def _safe_applies(follow_up: FollowUp, outcome: Outcome) -> bool:
-    try:
-        return bool(follow_up.applies(outcome))
-    except Exception:
-        log.exception("follow-up %s: predicate failed", follow_up.name)
-        return False
-
-
-# --------------------------------------------------------------------------- tickets
-
-
-@dataclass(eq=False, slots=True)
-class Ticket:
-    """One scan, as the operator made it. Lives in the GUI thread; workers never see it."""
-
-    id: int
-    raw: str
-    group: str
-    decision: ScanDecision
-    reference: str | None = None
-    job_id: int | None = None
-    phase: Phase = Phase.WAITING
-    outcome: Outcome | None = None
-    message: str = ""                  # the desk's own words when there is no outcome (not ready, closing …)
-    batch: str | None = None
-    quiet: bool = False
-    duplicate_of: int | None = None    # the ticket whose result this scan waits for
-    acknowledged: bool = False
-    rechecked: bool = False            # the outcome came from a later re-check
-    scanned_at: datetime = field(default_factory=datetime.now)
-    follow_ups: dict[str, FollowUpResult] = field(default_factory=dict)
-
-    @property
-    def state(self) -> Shown:
-        """What the panel and the lists show for this scan."""
-        if self.outcome is not None:
-            return Shown(self.outcome.kind.value)
-        if self.decision is ScanDecision.DUPLICATE:
-            return Shown.DUPLICATE
-        if self.decision is ScanDecision.NOT_READY:
-            return Shown.NOT_READY
-        if self.decision is ScanDecision.CLOSED:
-            return Shown.CLOSING
-        return {Phase.WAITING: Shown.QUEUED, Phase.RUNNING: Shown.ALLOCATING, Phase.DROPPED: Shown.CANCELLED,
-                Phase.CRASHED: Shown.CRASHED}.get(self.phase, Shown.QUEUED)
-
-    @property
-    def look(self) -> theme.Look:
-        return theme.look_for(self.state)
-
-    @property
-    def is_problem(self) -> bool:
-        """Needs a person: stays visible until acknowledged."""
-        return self.look.is_problem
-
-    @property
-    def settled(self) -> bool:
-        return self.phase in (Phase.DONE, Phase.DROPPED, Phase.CRASHED)
-
-
-@dataclass(frozen=True, slots=True)
-class BatchSummary:
-    batch: str
-    total: int
-    counts: dict[str, int]
-    problems: int
-
-    def words(self) -> str:
-        parts = ", ".join(f"{n} {theme.look_for(k).short or k}" for k, n in sorted(self.counts.items()))
-        return f"Batch of {self.total}: {parts}."
-
-
-@dataclass(frozen=True, slots=True)
-class Readiness:
-    ready: bool
-    reason: str = ""
 
 
 # --------------------------------------------------------------------------- the controller
@@ -206,7 +87,8 @@ class ScanController(QObject):
         self._order: list[int] = []
         self.latest_id: int | None = None
         self.notices: list[str] = []              # desk-level problems (the history could not be written)
-        self.key_problem: str | None = None
+        self.key_problem: str | None = None       # from the start-up check: no usable key stored
+        self.key_refused: str | None = None       # from an outcome: SortedPRO refused the key (until it works)
         self.in_doubt_count = 0
         self.in_doubt_checked = False             # counted at least once
         self.last_recheck: in_doubt.RecheckSummary | None = None
@@ -233,18 +115,24 @@ class ScanController(QObject):
         return sum(1 for t in self._tickets.values() if t.job_id is not None and not t.settled)
 
     def readiness(self) -> Readiness:
+        """Whether the desk can allocate now. No group: scans are not sent (nothing to send them with).
+        A missing or refused key: scans still go to the desk, which records the refusal in the history."""
         if not self.desk.settings.service_groups:
-            return Readiness(False, "No service groups yet: add them in Settings (Ctrl+,).")
+            return Readiness(False, "No service groups yet: add them in Settings (Ctrl+,).", blocks_scans=True)
         problem = check_group_code(self.group())
         if problem:
-            return Readiness(False, problem)
-        if self.key_problem:
-            return Readiness(False, self.key_problem)
+            return Readiness(False, problem, blocks_scans=True)
+        if self.key_problem or self.key_refused:
+            return Readiness(False, self.key_problem or self.key_refused or "")
         return Readiness(True)
 
-    def set_key_problem(self, problem: str | None) -> None:
-        if problem != self.key_problem:
-            self.key_problem = problem
+    def set_key_problem(self, problem: str | None, *, refused: bool = False) -> None:
+        """The start-up check's verdict, or (``refused``) SortedPRO's; a new key in Settings clears both."""
+        if refused:
+            changed, self.key_refused = problem != self.key_refused, problem
+        else:
+            changed, self.key_problem = problem != self.key_problem, problem
+        if changed:
             self.readiness_changed.emit()
 
     # ------------------------------------------------------------------ scanning
@@ -263,7 +151,7 @@ class ScanController(QObject):
             ticket.outcome = outcome
             return self._settle_now(ticket, ScanDecision.INVALID)
         readiness = self.readiness()
-        if not readiness.ready:
+        if readiness.blocks_scans:
             # A good reference on a desk that cannot allocate: the desk's state, not the scan's fault.
             return self._settle_now(ticket, ScanDecision.NOT_READY, f"{readiness.reason} {ticket.reference} was not "
                                     "sent and is not allocated: scan it again once the desk is ready.")
@@ -385,9 +273,9 @@ class ScanController(QObject):
             self.desk.last_history_error = None
             self.add_notice(f"History problem: {problem}")
         if outcome.kind is OutcomeKind.UNAUTHORIZED:
-            self.set_key_problem(outcome.message)
-        elif outcome.kind is OutcomeKind.ALLOCATED and self.key_problem:
-            self.set_key_problem(None)
+            self.set_key_problem(outcome.message, refused=True)
+        elif outcome.ok and self.key_refused:
+            self.set_key_problem(None, refused=True)
         self._start_follow_ups(ticket)
 
     def _crashed(self, ticket_id: int, exc: BaseException) -> None:
@@ -530,9 +418,6 @@ class ScanController(QObject):
             self.problems_changed.emit()
         self.recheck_finished.emit()
         self.refresh_in_doubt()
-
-
-FOLLOW_UPS = FollowUpRegistry()   # production follow-ups register here (none yet)
 
 
 def _allocate(desk: Desk, raw: str, group: str, token: CancelToken) -> Outcome:  # worker thread

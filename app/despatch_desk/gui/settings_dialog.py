@@ -79,6 +79,7 @@ _TONES = {
 def set_status(label: QLabel, text: str, tone: str = "info") -> None:
     """Show ``text`` in ``label`` with a colour *and* a symbol; empty text hides the label."""
     colour, symbol = _TONES.get(tone, _TONES["info"])
+    label.setTextFormat(Qt.TextFormat.PlainText)  # the words may quote a server: never rendered as HTML
     label.setText(f"{symbol}{text}" if text else "")
     label.setStyleSheet(f"color: {colour};" if text else "")
     label.setProperty("tone", tone if text else "")

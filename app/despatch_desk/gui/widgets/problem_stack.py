@@ -21,7 +21,7 @@ from ..theme import Look
 from .result_panel import plain_label, scaled_font
 
 if TYPE_CHECKING:
-    from ..scan_controller import Ticket
+    from ..tickets import Ticket
 
 MAX_CARDS = 3
 

@@ -5,17 +5,16 @@ Rows are the controller's tickets (the last ``MAX_ROWS``); the audit history on 
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from ...present import service_text, shown_reference
+from ...present import plain_tooltip, service_text, shown_reference
 
 if TYPE_CHECKING:
-    from ..scan_controller import Ticket
+    from ..tickets import Ticket
 
 MAX_ROWS = 200
 COLUMNS = ("Time", "Reference", "Group", "State", "Carrier / service", "Tracking", "Message")
@@ -51,7 +50,7 @@ class RecentScansModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             return self._text(row, col)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return _tooltip(_message(row))
+            return plain_tooltip(_message(row))
         if col == STATE_COLUMN:
             look = row.look
             if role == Qt.ItemDataRole.BackgroundRole:
@@ -119,13 +118,6 @@ class RecentScansModel(QAbstractTableModel):
 
 def _message(row: Ticket) -> str:
     return (row.outcome.message if row.outcome is not None else row.message) or ""
-
-
-def _tooltip(text: str) -> str | None:
-    """Tooltips are rich text when they look like HTML: escape, and wrap in <p> so it is never guessed."""
-    if not text:
-        return None
-    return f"<p>{html.escape(text)}</p>"
 
 
 class RecentScansView(QTableView):

@@ -22,7 +22,7 @@ from .. import theme
 from ..theme import Look, Shown
 
 if TYPE_CHECKING:
-    from ..scan_controller import Ticket
+    from ..tickets import Ticket
 
 IDLE_HINT = "Scan a consignment barcode. Enter or Tab ends a scan."
 
