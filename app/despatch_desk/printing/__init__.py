@@ -23,6 +23,12 @@ API (what the CLI and the window call)::
     printing.make_test_label("zpl", desk_name="Bench 3", when=datetime.now())
     printing.list_printers()                               # [PrinterInfo(name, uri, is_default)]
 
+* ``PrintResult`` fields: ``sent``, ``ok``, ``error`` (plain words or None), ``words`` (one sentence
+  for the screen or the CLI), ``format`` (zpl|pdf|unknown), ``printer`` (URI, no credentials),
+  ``labels``/``pages``, ``bytes``, ``job`` (spooler job id when known), ``destination`` (folder://).
+  A failed result maps to ``errors.EXIT_PRINTER`` (5) on the command line, as ``PrinterError`` does.
+* Fetching is the caller's part: labels may lag a moment behind the allocation (404 LabelNotFound),
+  so retry the GET briefly; the sandbox's ``label-not-ready`` fault is there to test that.
 * What is printed is decided from the bytes (``%PDF`` or ``^XA``), never from the format asked for.
 * ``PrintResult.sent`` means the bytes were handed to the printer, queue or folder; nothing here can
   know that paper came out, so ``words`` say "sent to …" / "written to …", never "printed".
