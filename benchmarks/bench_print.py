@@ -4,7 +4,7 @@ Measured against the built-in sandbox and a raw TCP "printer" on loopback:
 
 * ``GET /labels/{ref}/{fmt}`` round trip for a three-package consignment (keep-alive client, base64
   decoded), ZPL and PDF: the cost the desk pays before it can print at all;
-* from having the label bytes to the last label byte received by the printer, through
+* from having the ZPL label bytes to the last label byte received by the printer, through
   ``printing.print_label(tcp://…)`` (goal: ≤ 50 ms beyond the GET), and when ``print_label`` returns;
 * the same through a CUPS raw queue when cupsd runs (``--cups``; needs root for lpadmin);
 * the PDF path: QtPdf import, and rendering + painting three 4x6 in pages on a QPrinter writing a PDF
@@ -171,7 +171,6 @@ def main() -> int:
     with SandboxServer() as server:
         labels = bench_get(server, args.rounds)
     bench_tcp(labels["ZPL"], args.rounds, "ZPL")
-    bench_tcp(labels["PDF"], args.rounds, "PDF")
     if args.cups:
         bench_cups(labels["ZPL"], min(args.rounds, 50))
     if args.pdf:

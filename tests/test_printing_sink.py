@@ -75,6 +75,12 @@ class RawSink:
         self.server.close()
 
 
+def assert_nothing_reached(sink: RawSink) -> None:
+    """Print a marker label: if it is the first job the sink saw, nothing came before it."""
+    assert printing.print_label(sink.uri, b"^XA^FDmarker^FS^XZ", reference=MULTI).ok
+    assert sink.wait_jobs(1)[0] == b"^XA^FDmarker^FS^XZ"
+
+
 @pytest.fixture
 def sink():
     s = RawSink().start()
@@ -118,11 +124,12 @@ def test_several_labels_arrive_in_order(sandbox, sink):
     assert [t for b in blocks for t in tracking if t.encode() in b] == tracking  # parcel 1, 2, 3
 
 
-def test_a_pdf_to_a_raw_port_goes_as_received(sandbox, sink):
-    pdf = sandbox_label(sandbox, "PDF")
+def test_a_pdf_is_not_fed_to_a_raw_port(sandbox, sink):
+    pdf = sandbox_label(sandbox, "PDF")  # e.g. a carrier that gives PDF although ZPL was asked for
     result = printing.print_label(printing.parse_printer_uri(sink.uri), pdf, reference=MULTI)
-    assert result.ok and (result.format, result.pages) == ("pdf", 3)
-    assert sink.wait_jobs(1) == [pdf]
+    assert not result.sent and (result.format, result.pages) == ("pdf", 3)
+    assert "ask SortedPRO for ZPL labels" in result.error and "Nothing was sent" in result.error
+    assert_nothing_reached(sink)  # no label stock wasted on PDF source
 
 
 def test_closed_port_answers_at_once_in_plain_words():
@@ -179,7 +186,7 @@ def test_cancel_stops_before_anything_is_sent(sink):
     token.cancel("desk closing")
     result = printing.print_label(sink.uri, b"^XA^XZ", reference=MULTI, cancel=token)
     assert not result.sent and "stopped" in result.error
-    assert sink.jobs == []
+    assert_nothing_reached(sink)
 
 
 def test_bad_labels_are_refused_in_plain_words(sink):
@@ -189,7 +196,7 @@ def test_bad_labels_are_refused_in_plain_words(sink):
         assert not result.sent and words in result.error
     result = printing.print_label("lpt://1", b"^XA^XZ", reference=MULTI)
     assert not result.sent and "not usable" in result.error
-    assert sink.jobs == []
+    assert_nothing_reached(sink)
 
 
 # ------------------------------------------------------------------ folder://

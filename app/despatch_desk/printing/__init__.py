@@ -3,7 +3,7 @@
 The printer of a desk is a URI plus the label format to ask SortedPRO for (``zpl`` or ``pdf``):
 
 =========================  =============================================================================
-``tcp://HOST[:PORT]``      a label printer's raw port (9100): the label bytes exactly, nothing added
+``tcp://HOST[:PORT]``      a label printer's raw port (9100): ZPL bytes exactly, nothing added; PDF refused
 ``cups://QUEUE``           macOS/Linux CUPS: ZPL raw (``lp -o raw``), PDF as a document at label size
 ``windows://PRINTER NAME`` Windows spooler: ZPL as a RAW job (ctypes winspool), PDF through QtPrintSupport
 ``system://PRINTER NAME``  any OS: PDF rendered (QtPdf) and painted on a QPrinter; ZPL is refused

@@ -33,6 +33,11 @@ def print_label(target: PrinterTarget | str, data: bytes, *, reference: str, job
     try:
         _check_label(doc)
         title = job_title(reference, job_name)
+        if printer.kind == "tcp" and doc.kind == PDF:
+            # A raw port prints what it gets: a ZPL printer fed PDF source wastes labels on gibberish.
+            raise PrinterError(f"This label is a PDF, and {where} is a label printer's raw port, which takes ZPL: "
+                               "ask SortedPRO for ZPL labels, or print PDFs through cups:// or system://. "
+                               "Nothing was sent.")
         if printer.kind == "tcp":
             tcp.send_raw(printer.host, printer.port, data, token, where=where)
         elif printer.kind == "cups":

@@ -1,4 +1,5 @@
-"""tcp://HOST:PORT — a network label printer's raw port (9100): the label bytes exactly, nothing added."""
+"""tcp://HOST:PORT — a network label printer's raw port (9100): the label bytes exactly, nothing added
+(``print_label`` sends only ZPL here: a PDF fed to a ZPL printer prints its source as gibberish)."""
 
 from __future__ import annotations
 
