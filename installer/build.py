@@ -65,6 +65,9 @@ SELF_TEST_LOG = DIST / "self-test.txt"
 # (a windowed Windows exe may have no stdout: the report file is the reliable channel).
 SMOKE_HOME = DIST / "smoke-home"
 BACKEND_RE = re.compile(r"keyring backend:\s*(\S+)")
+INTERPRETER_RE = re.compile(r"interpreter: Python (\d+)\.(\d+)\.(\d+)")
+# Bundles on these interpreters abort mid-shift (PySide6 frees None/True/False there): never ship one.
+MIN_SAFE_PYTHON = (3, 12)
 
 
 def log(msg: str) -> None:
@@ -245,6 +248,14 @@ def smoke_test(version: str, offscreen: bool, require_keyring: bool) -> dict:
     if code != 0:
         raise BuildError(f"frozen self-test failed (exit {code})")
     result["self_test"] = "passed"
+    interp = INTERPRETER_RE.search(out)
+    if not interp:
+        raise BuildError("the frozen self-test did not say which Python it carries ('interpreter: Python x.y.z')")
+    carried = tuple(int(p) for p in interp.groups())
+    result["python"] = ".".join(map(str, carried))
+    if carried[:2] < MIN_SAFE_PYTHON:
+        raise BuildError(f"the bundle carries Python {result['python']}, which is known to crash the desk after "
+                         f"a few hundred scans; build with Python {MIN_SAFE_PYTHON[0]}.{MIN_SAFE_PYTHON[1]}+")
     match = BACKEND_RE.search(out)
     result["keyring_backend"] = match.group(1) if match else None
     for key, pattern in (("time_to_window_ms", r"time to window:\s*(\d+)\s*ms"),
