@@ -22,6 +22,7 @@ from .references import InvalidReference, parse_reference
 from .settings import Paths, Settings, SettingsStore
 
 log = logging.getLogger("despatch_desk.desk")
+_DEFAULT_DEADLINE_S = RetryPolicy().scan_deadline_s  # a policy left at this takes the desk's setting
 
 
 class DeskNotReady(DeskError):
@@ -143,7 +144,7 @@ class Desk:
     def _policy(self) -> RetryPolicy:
         """The retry policy with the desk's scan deadline (a setting, when the settings have it)."""
         deadline = getattr(self.settings, "scan_deadline_s", None)
-        if isinstance(deadline, (int, float)) and deadline > 0 and self.policy.scan_deadline_s == RetryPolicy.scan_deadline_s:
+        if isinstance(deadline, (int, float)) and deadline > 0 and self.policy.scan_deadline_s == _DEFAULT_DEADLINE_S:
             return replace(self.policy, scan_deadline_s=float(deadline))
         return self.policy
 
