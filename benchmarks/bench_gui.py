@@ -110,10 +110,10 @@ def _spin(app, seconds: float) -> None:
 def _time_allocate(desk, record: dict[str, float]):
     original = desk.allocate
 
-    def timed(raw, group):
+    def timed(raw, group, **kw):
         t0 = time.perf_counter()
         try:
-            return original(raw, group)
+            return original(raw, group, **kw)
         finally:
             record[raw.strip().upper()] = (time.perf_counter() - t0) * 1000
 
