@@ -240,3 +240,72 @@ def test_d12_mask_covers_case_url_encoding_and_pieces():
     assert mask("nothing secret here") == "nothing secret here"
     # Split by an invisible character, still found once the characters are cleaned.
     _assert_no_key(clean_text(KEY[:10] + "\u200b" + KEY[10:], mask))
+
+
+# ------------------------------------------------------------------ the sliced transport over TLS
+
+
+def test_bounded_transport_speaks_tls_and_keeps_the_connection(tmp_path):
+    """Production is HTTPS: the sliced connect, handshake, reads and writes work over real TLS."""
+    import shutil
+    import socket
+    import ssl
+    import subprocess
+    import threading
+
+    import httpx
+
+    from despatch_desk import bounded
+    from support import need
+
+    need(shutil.which("openssl") is not None, "openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    connections = []
+    body = b'{"Reference": "EC-000-DSK-001", "ConsignmentState": "Allocated"}'
+
+    def serve():
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            connections.append(raw)
+            threading.Thread(target=talk, args=(raw,), daemon=True).start()
+
+    def talk(raw):
+        try:
+            with server_ctx.wrap_socket(raw, server_side=True) as conn:
+                buffer = b""
+                while True:
+                    while b"\r\n\r\n" not in buffer:
+                        data = conn.recv(65536)
+                        if not data:
+                            return
+                        buffer += data
+                    _, buffer = buffer.split(b"\r\n\r\n", 1)
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        except (OSError, ssl.SSLError):
+            return
+
+    threading.Thread(target=serve, daemon=True).start()
+    client_ctx = ssl.create_default_context(cafile=str(cert))
+    transport = bounded.BoundedTransport(verify=client_ctx, limits=httpx.Limits(max_connections=2))
+    try:
+        with httpx.Client(transport=transport, base_url=f"https://127.0.0.1:{listener.getsockname()[1]}") as http:
+            for _ in range(3):
+                response = http.get("/consignments/EC-000-DSK-001")
+                assert response.status_code == 200 and response.json()["ConsignmentState"] == "Allocated"
+        assert len(connections) == 1  # kept alive over TLS
+        # A certificate the desk does not trust is a connect failure: nothing was sent.
+        strict = bounded.BoundedTransport(verify=ssl.create_default_context(), limits=httpx.Limits())
+        with httpx.Client(transport=strict) as http:
+            with pytest.raises(httpx.ConnectError):
+                http.get(f"https://127.0.0.1:{listener.getsockname()[1]}/")
+    finally:
+        listener.close()
