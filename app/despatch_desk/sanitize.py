@@ -40,9 +40,10 @@ class KeyMask:
                 forms.update(secret[i:i + self.PIECE] for i in range(len(secret) - self.PIECE + 1))
         ordered = sorted(forms, key=len, reverse=True)  # the whole key first, then its pieces
         self._pattern = re.compile("|".join(re.escape(f) for f in ordered), re.I) if ordered else None
+        self._shortest = min((len(f) for f in ordered), default=0)
 
     def __call__(self, text: str) -> str:
-        if self._pattern is None:
+        if self._pattern is None or len(text) < self._shortest:  # too short to hold any form of the key
             return text
         masked = self._pattern.sub(MASK, text)
         # Adjacent pieces leave MASKs side by side: one is enough.
@@ -57,7 +58,8 @@ NO_MASK = KeyMask(None)
 def clean_text(value: str, mask: KeyMask = NO_MASK, limit: int = MAX_TEXT) -> str:
     """A server string fit to show and store: visible characters only, key masked, at most ``limit``."""
     text = value[: limit * 4]  # bound the work on a megabyte-long string before anything else
-    text = _INVISIBLE.sub("", _CONTROLS.sub(" ", text))
+    if not text.isprintable():  # controls, zero-width and bidi characters are all non-printable
+        text = _INVISIBLE.sub("", _CONTROLS.sub(" ", text))
     text = mask(text)
     if len(text) > limit:
         text = text[: limit - 1].rstrip() + "…"
