@@ -55,7 +55,7 @@ def validate_key(text: str) -> str | None:
     position, ch = problems[0]
     more = f" (and {len(problems) - 1} more such characters)" if len(problems) > 1 else ""
     return (f"The key contains {_describe(ch)} at position {position}{more}. API keys are plain letters and "
-            "digits: copy it again from SortedPRO, or type it.")
+            "digits, without spaces or control characters: copy it again from SortedPRO, or type it.")
 
 
 def _describe(ch: str) -> str:
