@@ -10,6 +10,7 @@ import sys
 import tempfile
 import shutil
 from dataclasses import fields
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -367,3 +368,24 @@ def test_desks_opening_an_old_file_at_once_migrate_it_once(paths):
     backups = list(paths.data_dir.glob("history.sqlite3.v1-backup*"))
     assert len(backups) == 1 and _columns(backups[0]).isdisjoint(V2_COLUMNS)  # one copy, of the old file
     assert sorted(out.split()[0] for out, _err in results).count("1") == 1  # one desk migrated it
+
+
+def test_a_reused_pid_does_not_keep_an_old_row_pending(paths):
+    # The row's desk died long ago (a reboot); its pid now belongs to a process that started later.
+    h = History(paths.history_file)
+    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE)
+    try:
+        started = history_schema.process_started_at(holder.pid)
+        if sys.platform.startswith("linux"):
+            assert started is not None and abs((datetime.now(UTC) - started).total_seconds()) < 60
+        row = h.begin("EC-000-DSK-012", "EC-000-DSK-012", "nextDay", started_at=datetime.now(UTC) - timedelta(hours=3))
+        h._db.execute("UPDATE attempts SET pid=? WHERE id=?", (holder.pid, row))
+        fresh = h.begin("EC-000-DSK-013", "EC-000-DSK-013", "nextDay")
+        h._db.execute("UPDATE attempts SET pid=? WHERE id=?", (holder.pid, fresh))
+        expected = 1 if started is not None else 0
+        assert h.mark_interrupted() == expected
+        assert h.get(row).outcome == ("in_doubt" if started is not None else "pending")
+        assert h.get(fresh).outcome == "pending"  # written after the process started: its own
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

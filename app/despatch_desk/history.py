@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -214,11 +214,12 @@ class History:
         host = schema.current_host()
         with self._lock:
             try:
-                pending = self._db.execute("SELECT id, pid, host FROM attempts WHERE outcome=?", (PENDING,)).fetchall()
+                pending = self._db.execute("SELECT id, pid, host, started_at FROM attempts WHERE outcome=?",
+                                           (PENDING,)).fetchall()
             except sqlite3.Error as exc:
                 raise HistoryError(_friendly(exc, self.path)) from None
         orphans = [r["id"] for r in pending
-                   if r["pid"] is None or (r["host"] in (None, host) and not schema.process_alive(int(r["pid"])))]
+                   if r["pid"] is None or (r["host"] in (None, host) and not _owner_alive(r["pid"], r["started_at"]))]
         marked = 0
         for row_id in orphans:
             cur = self._execute(
@@ -308,6 +309,20 @@ class History:
                 raise HistoryError(f"Could not write {path}: {exc.strerror or exc}.") from None
             return count
         return write_csv(rows, target)
+
+
+# A process that started this long after a row was written is not its owner but a reused pid
+# (generous: clocks read from /proc are only good to a second or so).
+_PID_REUSE_MARGIN = timedelta(seconds=30)
+
+
+def _owner_alive(pid: Any, started_at: str | None) -> bool:
+    if not isinstance(pid, int) or not schema.process_alive(pid):
+        return False
+    row_started, process_started = _dt(started_at), schema.process_started_at(pid)
+    if row_started is None or process_started is None:
+        return True  # cannot tell: a live process keeps its row
+    return process_started <= row_started + _PID_REUSE_MARGIN
 
 
 def _storable(value: Any) -> Any:

@@ -303,5 +303,49 @@ def _windows_process_alive(pid: int) -> bool:  # pragma: no cover - exercised on
         kernel32.CloseHandle(handle)
 
 
+def process_started_at(pid: int) -> datetime | None:
+    """When a running process started (Linux and Windows), or None when this system cannot say.
+
+    A pid can be reused after the desk that wrote a row has gone (a reboot): a process that
+    started after the row was written cannot be the row's owner."""
+    try:
+        if sys.platform.startswith("linux"):
+            return _linux_started_at(pid)
+        if sys.platform == "win32":
+            return _windows_started_at(pid)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+    return None
+
+
+def _linux_started_at(pid: int) -> datetime | None:
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    ticks = int(stat[stat.rindex(")") + 2:].split()[19])  # field 22: start time in clock ticks since boot
+    boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                if line.startswith("btime "))
+    return datetime.fromtimestamp(boot + ticks / os.sysconf("SC_CLK_TCK"), UTC)
+
+
+def _windows_started_at(pid: int) -> datetime | None:  # pragma: no cover - exercised on Windows CI
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.OpenProcess.argtypes = (wintypes.DWORD, wintypes.BOOL, wintypes.DWORD)
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return None
+    try:
+        created, exited, kernel, user = (wintypes.FILETIME() for _ in range(4))
+        if not kernel32.GetProcessTimes(handle, ctypes.byref(created), ctypes.byref(exited), ctypes.byref(kernel),
+                                        ctypes.byref(user)):
+            return None
+        hundred_ns = (created.dwHighDateTime << 32) | created.dwLowDateTime
+        return datetime.fromtimestamp(hundred_ns / 1e7 - 11644473600, UTC)  # FILETIME counts from 1601
+    finally:
+        kernel32.CloseHandle(handle)
+
+
 def columns(db: sqlite3.Connection) -> Sequence[str]:
     return [r[1] for r in db.execute("PRAGMA table_info(attempts)").fetchall()]
