@@ -108,8 +108,8 @@ def test_cancel_group_reaches_every_job_of_a_batch(qtbot):
     runner = _runner(max_parallel=1)
     gate = threading.Event()
     dropped: list[int] = []
-    ids = [runner.submit(Job(fn=lambda t: t.wait(5), lane=Lane.SCAN, group="batch-1",
-                             on_dropped=lambda n=n: dropped.append(n))) for n in range(3)]
+    [runner.submit(Job(fn=lambda t: t.wait(5), lane=Lane.SCAN, group="batch-1",
+                        on_dropped=lambda n=n: dropped.append(n))) for n in range(3)]
     other = runner.submit(Job(fn=lambda _t: gate.wait(5), lane=Lane.MISC, group="batch-2"))
     qtbot.waitUntil(lambda: runner.running_count(Lane.SCAN) == 1, timeout=3000)
     assert runner.cancel_group("batch-1") == 3

@@ -456,3 +456,24 @@ def test_auto_submit_can_be_switched_off(qtbot, demo_window, sandbox):
     QTest.keyClicks(w.scan_field, "EC-000-DSK-001")
     qtbot.wait(500)
     assert w.scan_field.text() == "EC-000-DSK-001" and w.scan_field.scans_ended == 0
+
+
+def test_a_settings_update_from_any_thread_reaches_the_window(qtbot, demo_window):
+    import threading
+
+    from despatch_desk.settings import ServiceGroupConfig
+
+    w = demo_window
+    store = w.desk.settings_store
+
+    def change(settings):
+        settings.service_groups = [*settings.service_groups, ServiceGroupConfig("express", "Express")]
+        settings.sounds = False
+
+    worker = threading.Thread(target=lambda: store.update(change))  # e.g. a save made off the GUI thread
+    worker.start()
+    worker.join(10)
+    qtbot.waitUntil(lambda: w.group_combo.findData("express") >= 0, timeout=5000)
+    assert w.desk.settings.group("express") is not None  # the desk's own object has the new values
+    assert not w.sounds.enabled and not w.sounds_action.isChecked()
+    assert w.current_group() == "nextDay"  # the operator's choice is kept

@@ -8,47 +8,41 @@ banners). Background work runs on the desk's one :class:`~despatch_desk.gui.jobs
 
 from __future__ import annotations
 
-import copy
 import enum
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, Qt, QThread, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QApplication, QComboBox, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QWidget
 
-from .. import APP_NAME, __version__
+from .. import APP_NAME
 from ..desk import Desk
 from ..present import plural
-from . import theme
+from . import dialogs, menus, theme
+from .dialogs import HINT, CloseChoice
 from .jobs import runner_for
 from .scan_controller import ScanController
 from .sounds import SoundPlayer
 from .startup import ReadinessCheck
 from .theme import Shown
-from .widgets.banner import Banner, button
+from .widgets.banner import Banner
+from .widgets.group_row import GroupRow
 from .widgets.panels import FirstRunPanel, InDoubtBar, environment_mark
 from .widgets.problem_stack import ProblemStack
 from .widgets.recent_scans import RecentScansModel, RecentScansView
-from .widgets.result_panel import ResultPanel, scaled_font
+from .widgets.result_panel import ResultPanel
 from .widgets.scan_field import ScanField
 
 log = logging.getLogger("despatch_desk.gui.window")
-
-HINT = ("Enter or Tab ends a scan  ·  Esc acknowledges  ·  Ctrl+1…9 or Ctrl+↑/↓ switch group  ·  "
-        "Ctrl+L recent list  ·  Ctrl+, settings  ·  Ctrl+H history")
-
 
 class Mode(enum.StrEnum):
     NORMAL = "normal"
     DEMO = "demo"
 
 
-class CloseChoice(enum.StrEnum):
-    WAIT = "wait"          # let every scan finish, then close
-    STOP = "stop"          # stop waiting (retries, polling), record what is known, then close
-    CANCEL = "cancel"      # keep working
+__all__ = ["HINT", "CloseChoice", "MainWindow", "Mode"]
 
 
 class MainWindow(QMainWindow):
@@ -67,15 +61,14 @@ class MainWindow(QMainWindow):
         self._close_now = False
         self._close_deadline: QTimer | None = None
         self.history_view: QWidget | None = None
-        self.readiness_check: ReadinessCheck | None = None
         self.ready_checked = False
         self.result_threads: list[QThread] = []    # where result slots ran (tests)
-        self.ask_close: Callable[[int], CloseChoice] = self._ask_close
+        self.ask_close: Callable[[int], CloseChoice] = lambda n: dialogs.ask_close(self, n)
         self.setObjectName("mainWindow")
         self.setAccessibleName(APP_NAME)
         self.setMinimumSize(720, 560)
         self._build()
-        self._build_menus()
+        menus.build(self)
         self._connect()
         self.reload_settings()
         QTimer.singleShot(0, self.startup_checks)
@@ -100,38 +93,10 @@ class MainWindow(QMainWindow):
         self.open_settings_button, self.try_demo_button = self.first_run.settings_button, self.first_run.demo_button
         layout.addWidget(self.first_run)
 
-        group_row = QHBoxLayout()
-        self.group_label = QLabel("Service &group:", body)
-        big = scaled_font(self.group_label.font(), 1.35)
-        self.group_label.setFont(big)
-        self.group_combo = QComboBox(body)
-        self.group_combo.setObjectName("groupCombo")
-        self.group_combo.setFont(big)
-        self.group_combo.setAccessibleName("Service group")
-        self.group_combo.setAccessibleDescription("The carrier service group scans are allocated with. "
-                                                  "Ctrl+1 to Ctrl+9, or Ctrl+Up and Ctrl+Down, switch it.")
-        self.group_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.group_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.group_combo.setMinimumContentsLength(18)
-        self.group_label.setBuddy(self.group_combo)
-        group_hint = QLabel("Ctrl+1…9 · Ctrl+↑/↓", body)
-        group_hint.setStyleSheet("color: #455A64;")
-        self.env_tag = QLabel(" PRODUCTION ", body)
-        self.env_tag.setObjectName("environmentTag")
-        bg, fg, _ = theme.PRODUCTION_TAG
-        self.env_tag.setStyleSheet(f"background: {bg}; color: {fg}; font-weight: bold; border-radius: 3px;"
-                                   " padding: 2px 6px;")
-        self.env_tag.setAccessibleName("Production environment")
-        self.env_tag.hide()
-        self.sounds_button = button("", "Sounds on or off", body)
-        self.sounds_button.setCheckable(True)
-        self.sounds_button.setToolTip("Ctrl+Shift+S switches sounds on and off")
-        for widget in (self.group_label, self.group_combo, group_hint):
-            group_row.addWidget(widget)
-        group_row.addStretch(1)
-        group_row.addWidget(self.env_tag)
-        group_row.addWidget(self.sounds_button)
-        layout.addLayout(group_row)
+        self.group_row = GroupRow(body)
+        self.group_combo, self.env_tag = self.group_row.combo, self.group_row.env_tag
+        self.sounds_button = self.group_row.sounds_button
+        layout.addWidget(self.group_row)
 
         self.scan_field = ScanField(body)
         layout.addWidget(self.scan_field)
@@ -167,45 +132,6 @@ class MainWindow(QMainWindow):
         self.setFocusProxy(self.scan_field)
         self.scan_field.setFocus()
 
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        self.settings_action = self._action("&Settings…", "Ctrl+,", self.open_settings, file_menu)
-        self.history_action = self._action("&History…", "Ctrl+H", self.open_history, file_menu)
-        file_menu.addSeparator()
-        self.quit_action = self._action("&Quit", "Ctrl+Q", self.close, file_menu)
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        scan_menu = bar.addMenu("&Scan")
-        self._action("&Acknowledge result", "Esc", self.acknowledge, scan_menu)
-        self.recheck_action = self._action("&Re-check in-doubt scans", "Ctrl+R", self.recheck_in_doubt, scan_menu)
-        self._action("Go to recent &list", "Ctrl+L", self.focus_recent, scan_menu)
-        self._action("Choose service &group…", "Ctrl+G", self.focus_groups, scan_menu)
-        self._action("Back to the scan &field", "F2", self.focus_scan, scan_menu)
-        scan_menu.addSeparator()
-        self._action("&Previous group", "Ctrl+Up", lambda: self.step_group(-1), scan_menu)
-        self._action("&Next group", "Ctrl+Down", lambda: self.step_group(1), scan_menu)
-        self.group_menu = scan_menu.addMenu("Service &groups")
-        options = bar.addMenu("&Options")
-        self.sounds_action = QAction("&Sounds", self)
-        self.sounds_action.setCheckable(True)
-        self.sounds_action.setShortcut(QKeySequence("Ctrl+Shift+S"))
-        options.addAction(self.sounds_action)
-        self.addAction(self.sounds_action)
-        help_menu = bar.addMenu("&Help")
-        self._action("&Keyboard shortcuts", "F1", self.show_shortcuts, help_menu)
-        about = self._action(f"&About {APP_NAME}", None, self.show_about, help_menu)
-        about.setMenuRole(QAction.MenuRole.AboutRole)
-
-    def _action(self, text: str, shortcut: str | None, slot: Callable[[], Any], menu: Any) -> QAction:
-        action = QAction(text, self)
-        if shortcut:
-            action.setShortcut(QKeySequence(shortcut))
-            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        action.triggered.connect(lambda _checked=False: slot())
-        menu.addAction(action)
-        self.addAction(action)
-        return action
-
     def _connect(self) -> None:
         c = self.controller
         c.ticket_added.connect(lambda tid: self.recent_model.add(c.ticket(tid)))
@@ -221,7 +147,7 @@ class MainWindow(QMainWindow):
         self.scan_field.acknowledge.connect(self.acknowledge)
         self.scan_field.group_index_requested.connect(self.select_group_index)
         self.scan_field.group_step_requested.connect(self.step_group)
-        self.group_combo.currentIndexChanged.connect(self._on_group_changed)
+        self.group_row.group_changed.connect(self._on_group_changed)
         self.group_combo.activated.connect(lambda _i: self.focus_scan())
         self.sounds_button.toggled.connect(self.set_sounds)
         self.sounds_action.toggled.connect(self.set_sounds)
@@ -229,24 +155,16 @@ class MainWindow(QMainWindow):
         self.first_run.settings_requested.connect(self.open_settings)
         self.first_run.demo_requested.connect(self.demo_requested)
         self.runner.idle.connect(self._runner_idle)
+        c.settings_changed.connect(self.on_settings_changed)
 
     @Slot()
     def _runner_idle(self) -> None:
-        if self._closing is not None:
+        if self._closing is not None:  # waiting to close: the last result is in
             self.close_now()
 
     # ------------------------------------------------------------------ what the controller says
-    @property
-    def in_doubt_count(self) -> int:
-        return self.controller.in_doubt_count
-
-    @property
-    def in_doubt_checked(self) -> bool:
-        return self.controller.in_doubt_checked
-
-    @property
-    def in_flight(self) -> int:
-        return self.controller.in_flight()
+    in_doubt_count = property(lambda self: self.controller.in_doubt_count)
+    in_doubt_checked = property(lambda self: self.controller.in_doubt_checked)
 
     @Slot(str)
     def on_scan(self, text: str) -> None:
@@ -317,23 +235,8 @@ class MainWindow(QMainWindow):
         self._set_sounds_checked(settings.sounds)
         self.runner.set_max_parallel(settings.max_parallel)
         self.scan_field.set_auto_submit_ms(settings.auto_submit_ms)
-        combo = self.group_combo
-        combo.blockSignals(True)
-        combo.clear()
-        for i, group in enumerate(settings.service_groups):
-            combo.addItem(f"{f'{i + 1}  ' if i < 9 else '    '}{group.display}", group.code)
-        if not settings.service_groups:
-            combo.addItem("No service groups: add them in Settings (Ctrl+,)", "")
-        combo.setEnabled(bool(settings.service_groups))
-        index = combo.findData(settings.last_group) if settings.last_group else -1
-        combo.setCurrentIndex(max(index, 0))
-        combo.blockSignals(False)
-        self.group_menu.clear()
-        for i, group in enumerate(settings.service_groups[:9]):
-            act = QAction(f"&{i + 1} {group.display}", self.group_menu)
-            act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            act.triggered.connect(lambda _c=False, n=i: self.select_group_index(n))
-            self.group_menu.addAction(act)
+        self.group_row.set_groups(settings.service_groups, settings.last_group)
+        menus.group_shortcuts(self, settings.service_groups)
         if settings.service_groups and self.current_group() != settings.last_group:
             self._remember_group(self.current_group())
         banner, colours, title = environment_mark(self.desk.environment_label, self.desk.base_url,
@@ -348,22 +251,18 @@ class MainWindow(QMainWindow):
         self._readiness_changed()
 
     def current_group(self) -> str:
-        return self.group_combo.currentData() or ""
+        return self.group_row.current()
 
     @Slot(int)
     def select_group_index(self, index: int) -> None:
-        if 0 <= index < len(self.desk.settings.service_groups):
-            self.group_combo.setCurrentIndex(index)
+        self.group_row.select_index(index)
 
     @Slot(int)
     def step_group(self, step: int) -> None:
-        count = len(self.desk.settings.service_groups)
-        if count:
-            self.group_combo.setCurrentIndex((self.group_combo.currentIndex() + step) % count)
+        self.group_row.step(step)
 
-    @Slot(int)
-    def _on_group_changed(self, _index: int) -> None:
-        code = self.current_group()
+    @Slot(str)
+    def _on_group_changed(self, code: str) -> None:
         if code:
             self._remember_group(code)
             group = self.desk.settings.group(code)
@@ -372,29 +271,21 @@ class MainWindow(QMainWindow):
 
     def _remember_group(self, code: str) -> None:
         self.desk.settings.last_group = code
-        self._save_settings()
-
-    def _save_settings(self) -> None:
-        snapshot = copy.deepcopy(self.desk.settings)
-        store = self.desk.settings_store
-        self.runner.run(lambda _t: store.save(snapshot), None,
-                        lambda exc: self.controller.add_notice(f"Settings not saved: {exc}"), receiver=self,
-                        name="save-settings")
+        self.controller.save_settings()
 
     @Slot(bool)
     def set_sounds(self, on: bool) -> None:
         self.desk.settings.sounds = bool(on)
         self._set_sounds_checked(bool(on))
-        self._save_settings()
+        self.controller.save_settings()
         self.focus_scan()
 
     def _set_sounds_checked(self, on: bool) -> None:
         self.sounds.enabled = on
-        for widget in (self.sounds_action, self.sounds_button):
-            widget.blockSignals(True)
-            widget.setChecked(on)
-            widget.blockSignals(False)
-        self.sounds_button.setText("♪ Sounds on" if on else "Sounds off")
+        self.sounds_action.blockSignals(True)
+        self.sounds_action.setChecked(on)
+        self.sounds_action.blockSignals(False)
+        self.group_row.set_sounds(on)
 
     # ------------------------------------------------------------------ start-up checks, in doubt
     @Slot()
@@ -402,7 +293,6 @@ class MainWindow(QMainWindow):
         """Build the API client (reads the keyring once) and count in-doubt scans, off the GUI thread."""
         check = ReadinessCheck(self.desk, self.runner, self)
         check.finished.connect(lambda: self._ready_checked(check))
-        self.readiness_check = check
         check.start()
         self.controller.refresh_in_doubt()
 
@@ -433,9 +323,8 @@ class MainWindow(QMainWindow):
         summary = self.controller.last_recheck
         if summary is not None:
             self.statusBar().showMessage(summary.words(), 15000)
-        view = self.history_view
-        if view is not None and hasattr(view, "refresh"):
-            view.refresh()
+        if self.history_view is not None:
+            self.history_view.refresh()
 
     # ------------------------------------------------------------------ focus
     @Slot()
@@ -478,6 +367,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def on_settings_changed(self) -> None:
+        """Settings or the key changed (the settings dialog, or the store)."""
         self.controller.set_key_problem(None, refused=True)  # perhaps a new key: the next answer will say
         self.desk.reconfigure()
         self.reload_settings()
@@ -500,18 +390,11 @@ class MainWindow(QMainWindow):
         view.activateWindow()
 
     def show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", HINT.replace("  ·  ", "\n") +
-                                "\nCtrl+R re-check in-doubt scans\nCtrl+Shift+S sounds on/off\nF2 back to the "
-                                "scan field\nCtrl+Q quit")
+        dialogs.show_shortcuts(self)
         self.focus_scan()
 
     def show_about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, f"About {APP_NAME}",
-                          f"{APP_NAME} {__version__}\nScan a SortedPRO consignment, allocate it to a carrier "
-                          f"service.\n\nAPI: {self.desk.base_url}\nWorkstation: {self.desk.settings.workstation}\n"
-                          f"History: {self.desk.paths.history_file}", QMessageBox.StandardButton.Ok, self)
-        box.setTextFormat(Qt.TextFormat.PlainText)  # a workstation name or path is not markup
-        box.exec()
+        dialogs.show_about(self, self.desk.base_url, self.desk.settings.workstation, self.desk.paths.history_file)
         self.focus_scan()
 
     def raise_window(self) -> None:
@@ -524,22 +407,6 @@ class MainWindow(QMainWindow):
         self.focus_scan()
 
     # ------------------------------------------------------------------ closing
-    def _ask_close(self, n: int) -> CloseChoice:
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle(APP_NAME)
-        box.setText(f"{n} scan{'s are' if n != 1 else ' is'} still being allocated.")
-        box.setInformativeText("Wait for the results, or close now: a scan whose answer cannot be confirmed is "
-                               "kept in the history as in doubt. Nothing is lost either way.")
-        wait = box.addButton("&Wait, then close", QMessageBox.ButtonRole.AcceptRole)
-        stop = box.addButton("&Close anyway", QMessageBox.ButtonRole.DestructiveRole)
-        keep = box.addButton("&Keep working", QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(wait)
-        box.setEscapeButton(keep)
-        box.exec()
-        clicked = box.clickedButton()
-        return CloseChoice.WAIT if clicked is wait else CloseChoice.STOP if clicked is stop else CloseChoice.CANCEL
-
     def close_now(self) -> None:
         """Close without asking (the app, tests, a finished wait). Work in flight still ends in the history."""
         self._close_now = True
@@ -574,6 +441,7 @@ class MainWindow(QMainWindow):
         event.ignore()
 
     def _shutdown(self) -> None:
+        self.controller.close()
         self.runner.shutdown(wait=False)
         self.sounds.close()
         if self.history_view is not None:

@@ -20,13 +20,15 @@ Policies kept here, once:
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import itertools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from .. import in_doubt
 from ..cancel import CancelToken
@@ -34,7 +36,6 @@ from ..core import Outcome, OutcomeKind, check_group_code
 from ..desk import Desk
 from ..errors import explain
 from ..references import InvalidReference, parse_reference
-from . import theme
 from .jobs import Job, JobRunner, Lane
 from .theme import Shown, Tone
 from .tickets import (
@@ -71,6 +72,8 @@ class ScanController(QObject):
     in_doubt_changed = Signal(int)      # count of in-doubt rows in the history
     recheck_finished = Signal()         # last_recheck holds the summary
     readiness_changed = Signal()
+    settings_changed = Signal()         # SettingsStore.update() ran (any window, any thread); desk.settings is new
+    _store_updated = Signal()           # from the store's listener, in whatever thread saved: no data crosses
     tone_requested = Signal(str)        # a Tone to play
 
     def __init__(self, desk: Desk, runner: JobRunner, group: Callable[[], str], *,
@@ -95,6 +98,9 @@ class ScanController(QObject):
         self.rechecking = False
         self.max_kept = 500                       # settled, acknowledged tickets beyond this are forgotten
         runner.job_started.connect(self.job_started)
+        self._store_updated.connect(self._follow_store, Qt.ConnectionType.QueuedConnection)
+        store = getattr(desk, "settings_store", None)
+        self._unsubscribe = store.subscribe(lambda _old, _new: self._store_updated.emit()) if store else lambda: None
 
     # ------------------------------------------------------------------ reading
     def ticket(self, ticket_id: int | None) -> Ticket | None:
@@ -374,6 +380,26 @@ class ScanController(QObject):
         ticket.follow_ups[name] = FollowUpResult(name, phase or (Phase.CRASHED if error else Phase.DONE), value, error)
         self.ticket_changed.emit(ticket_id)
         self.follow_up_finished.emit(ticket_id, name)
+
+    # ------------------------------------------------------------------ settings
+    def _follow_store(self) -> None:
+        """The desk's settings object is shared by everything: it takes the store's new values in place."""
+        current = self.desk.settings_store.current
+        if current is not self.desk.settings:
+            for f in dataclasses.fields(current):
+                setattr(self.desk.settings, f.name, getattr(current, f.name))
+        self.settings_changed.emit()
+
+    def close(self) -> None:
+        self._unsubscribe()
+
+    def save_settings(self) -> None:
+        """Write ``desk.settings`` on a worker (the file is fsynced); a failure stays on screen as a notice."""
+        snapshot = copy.deepcopy(self.desk.settings)
+        store = self.desk.settings_store
+        self.runner.run(lambda _t: store.save(snapshot), None,
+                        lambda exc: self.add_notice(f"Settings not saved: {explain(exc)}"), receiver=self,
+                        name="save-settings")
 
     # ------------------------------------------------------------------ in doubt
     def refresh_in_doubt(self) -> None:

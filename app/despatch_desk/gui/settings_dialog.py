@@ -857,7 +857,7 @@ class SettingsDialog(QDialog):
             return False
         settings = self.form_settings()
         try:
-            self.desk.settings_store.save(settings)
+            self.desk.settings_store.apply(settings)  # validated, saved, and every listener told
         except SettingsError as exc:
             set_status(self.message_label, f"Not saved: {exc}", "error")
             return False
