@@ -102,29 +102,32 @@ class ProblemStack(QFrame):
         self.hide()
 
     def show_problems(self, tickets: Sequence[Ticket], notices: Sequence[str] = ()) -> None:
-        """``tickets`` oldest first (the panel's own problem is left out by the caller)."""
+        """``tickets`` oldest first (the panel's own problem is left out by the caller). Only the top cards
+        are worded: a shift that never presses Esc must not make every scan slower."""
         entries: list[tuple[Look, str, str, str]] = []
-        for text in notices:
+        for text in list(notices)[-MAX_CARDS:][::-1]:
             entries.append((theme.NOT_READY, f"{theme.NOT_READY.symbol} PROBLEM", "", text))
-        for ticket in reversed(tickets):  # newest first: the one Esc acknowledges is on top
+        for ticket in list(tickets[-MAX_CARDS:])[::-1]:  # newest first: the one Esc acknowledges is on top
+            if len(entries) >= MAX_CARDS:
+                break
             look = ticket.look
             message = ticket.outcome.message if ticket.outcome is not None else ticket.message
             when = local_time(ticket.scanned_at)
             entries.append((look, f"{look.symbol} {look.word}", shown_reference(ticket.reference, ticket.raw),
                             f"{when} · {message}" if when else message))
-        self.count = len(entries)
+        self.count = len(notices) + len(tickets)
         for card, entry in zip(self.cards, entries, strict=False):
             card.show_problem(*entry)
         for i, card in enumerate(self.cards):
             card.setVisible(i < len(entries))
-        hidden = len(entries) - MAX_CARDS
+        hidden = self.count - len(entries)
         self.more.setText(f"… and {hidden} older problem{'s' if hidden != 1 else ''} below these" if hidden > 0 else "")
         self.more.setVisible(hidden > 0)
-        if entries:
-            n = len(entries)
+        if self.count:
+            n = self.count
             self.header.setText(f"⚠ {n} earlier problem{'s' if n != 1 else ''} not yet acknowledged — "
                                 "do not ship until dealt with · Esc acknowledges the top one")
-        self.setVisible(bool(entries))
+        self.setVisible(bool(self.count))
 
     def text(self) -> str:
         """What the stack says (tests, screen readers)."""
