@@ -23,9 +23,9 @@ from despatch_desk.sanitize import load_json
 
 REF = "EC-000-FUZ-001"
 KEY = "fuzz-key-0123456789abcdef"
-POLICY = RetryPolicy(backoff_initial_s=0.001, backoff_max_s=0.002, poll_interval_s=0.01, poll_timeout_s=0.2,
+POLICY = RetryPolicy(backoff_initial_s=0.001, backoff_max_s=0.002, poll_interval_s=0.005, poll_timeout_s=0.02,
                      rate_limit_min_wait_s=0.001, commit_window_s=0.0, scan_deadline_s=3, connect_attempts=2)
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-2**40, 2**40) | st.floats(allow_nan=False) | st.text(max_size=30),

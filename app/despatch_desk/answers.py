@@ -48,9 +48,14 @@ class AllocationSummary:
         """True when the summary reports an allocation (not a refusal inside a 200)."""
         if self.http_status == 202:
             return False
-        if self.status_code is not None and not 200 <= self.status_code < 300:
-            return False
+        if self.status_code is not None and self.status_code not in (200, 201):
+            return False  # 202 inside the body is "accepted, not finished", not a result
         return bool(self.carrier_service_reference or self.carrier_service_name or self.carrier_name)
+
+    @property
+    def accepted(self) -> bool:
+        """202 (the HTTP status or the summary's own): accepted, not finished; poll the status."""
+        return self.http_status == 202 or self.status_code == 202
 
     def doubt_about(self, reference: str) -> str | None:
         """Why this answer cannot be believed as the answer for ``reference`` (None: it can).
@@ -66,7 +71,7 @@ class AllocationSummary:
         others = [m for m in self.mentioned_references if m != ref]
         if others and ref not in self.mentioned_references:
             return f"it is about another consignment ({others[0]})"
-        if self.http_status == 202:
+        if self.accepted:
             return None
         if self.succeeded:
             if not self.consignment_reference and ref not in self.mentioned_references:

@@ -130,7 +130,7 @@ class UnexpectedAnswer(ApiResponseError):
 
 
 # --------------------------------------------------------------------------- models and parsing
-from .answers import (  # noqa: E402  (re-exported: callers use api.Consignment, api.parse_status, ...)
+from .answers import (  # noqa: E402, F401  (re-exported: callers use api.Consignment, api.parse_status, ...)
     Allocation, AllocationSummary, CarrierService, Consignment, ConsignmentStatus, FailedAllocation, Label, Leg,
     Money, ServiceGroup, normalise_state, parse_allocation_summary, parse_carrier_services, parse_consignment,
     parse_service_groups, parse_status, _get, _list, _str,

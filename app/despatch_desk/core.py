@@ -1,13 +1,19 @@
 """The allocation workflow: raw scanner text + service group code → one :class:`Outcome`.
 
-Rules that keep a desk safe (see shared/sortedpro-api.md, "Unknowns"):
+Rules that keep a desk safe (see shared/sortedpro-api.md, "Unknowns", and desk-guide.md, "Rules of trust"):
 
 * an invalid scan never reaches the network;
-* a request that never left (connect failure, 429) may be retried, bounded, with backoff;
-* a request that may have reached the server (read timeout, dropped connection, 5xx, garbage)
-  is followed by a *look* (``GET /consignments/{ref}``) and never by a blind second PUT:
-  Allocated → report what the server holds (``recovered``); Unallocated/AllocationFailed → one
-  retry is safe; cannot look → ``in_doubt``, kept for later resolution;
+* every scan runs under one cancel token with one deadline (``scan_deadline_s``) shared by the PUT,
+  the looks and the polls; the client enforces it down to the socket; at the deadline a sent scan is
+  ``in_doubt``, an unsent one ``unreachable``; cancelling ends every wait within a fraction of a second;
+* a request that never left (connect failure) may be retried, bounded, with backoff;
+* anything that may have reached the server (read timeout, dropped connection, 5xx, 429, garbage, an
+  answer about another consignment or with no recognisable result) is followed by a *look*
+  (``GET /consignments/{ref}``), never by a blind second PUT: Allocated → report what the server holds
+  (``recovered``); Unallocated while the first PUT may still take effect (:data:`COMMIT_WINDOW_S`) →
+  keep looking, and end ``in_doubt`` if it does not settle; Unallocated after that → one retry;
+* a 202 is polled until Allocated or AllocationFailed: a lagging Unallocated is not an answer;
+* "already allocated" to this very group after this desk's own uncertain attempt means allocated;
 * a refusal is explained by looking the consignment up, in the operator's words.
 
 No Qt here: the GUI runs :meth:`AllocationWorkflow.allocate` on worker threads.
@@ -15,21 +21,20 @@ No Qt here: the GUI runs :meth:`AllocationWorkflow.allocate` on worker threads.
 
 from __future__ import annotations
 
-import enum
-import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
 
 from . import api
 from .cancel import CancelToken
 from .errors import EXIT_UNREACHABLE, DeskError
+from .outcome import (  # noqa: F401  (Outcome, OutcomeKind, check_group_code: imported from here by callers)
+    _ALLOCATED_STATES, _ALLOCATING_STATES, _CANCELLED_STATES, _FINAL_FAILED_STATES, _REDUNDANT_PREFIX,
+    _RETRYABLE_STATES, Outcome, OutcomeKind, _local_hhmm, _server_fields, _server_words, check_group_code,
+)
 from .references import InvalidReference, parse_reference
-
-_GROUP_CODE_MAX = 100
 
 #: How long after a PUT was *sent* it is presumed able to still take effect at SortedPRO.
 #: The desk stops listening after the read timeout (30 s by default), but SortedPRO goes on
@@ -38,82 +43,6 @@ _GROUP_CODE_MAX = 100
 #: more. So: 30 s read timeout + 90 s of server-side processing = 120 s. Until then an
 #: "Unallocated" look is not proof that the first PUT failed: no second PUT, no final "not allocated".
 COMMIT_WINDOW_S = 120.0
-
-
-class OutcomeKind(enum.StrEnum):
-    ALLOCATED = "allocated"
-    ALREADY_ALLOCATED = "already_allocated"
-    NOT_ALLOCATED = "not_allocated"
-    INVALID_REFERENCE = "invalid_reference"
-    UNAUTHORIZED = "unauthorized"
-    UNREACHABLE = "unreachable"
-    IN_DOUBT = "in_doubt"
-    NOT_RECORDED = "not_recorded"  # the pending row could not be written, so nothing was sent
-
-    @property
-    def label(self) -> str:
-        return _KIND_LABELS[self]
-
-
-_KIND_LABELS = {
-    OutcomeKind.ALLOCATED: "Allocated",
-    OutcomeKind.ALREADY_ALLOCATED: "Already allocated",
-    OutcomeKind.NOT_ALLOCATED: "Not allocated",
-    OutcomeKind.INVALID_REFERENCE: "Invalid scan",
-    OutcomeKind.UNAUTHORIZED: "API key refused",
-    OutcomeKind.UNREACHABLE: "SortedPRO unreachable",
-    OutcomeKind.IN_DOUBT: "In doubt",
-    OutcomeKind.NOT_RECORDED: "Not sent: history unavailable",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened to one scan. ``message`` is the plain sentence shown to the operator."""
-
-    kind: OutcomeKind
-    reference: str | None
-    group: str
-    message: str
-    raw_scan: str = ""
-    carrier_name: str | None = None
-    carrier_reference: str | None = None
-    service_name: str | None = None
-    service_reference: str | None = None
-    tracking_references: tuple[str, ...] = ()
-    server_message: str | None = None
-    server_code: str | None = None
-    correlation_id: str | None = None
-    http_status: int | None = None
-    recovered: bool = False
-    label_url: str | None = None
-    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-    duration_ms: float = 0.0
-    attempts: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.kind is OutcomeKind.ALLOCATED
-
-    @property
-    def needs_attention(self) -> bool:
-        """Errors stay on screen until acknowledged."""
-        return self.kind is not OutcomeKind.ALLOCATED
-
-    @property
-    def service_text(self) -> str:
-        """"Carrier X Next Day Super", without repeating the carrier if the service name has it."""
-        from .present import service_text  # one wording for the CLI, the panel, the lists and the history
-        return service_text(self.carrier_name or self.carrier_reference, self.service_name or self.service_reference)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["kind"] = self.kind.value
-        data["outcome"] = data.pop("kind")
-        data["tracking_references"] = list(self.tracking_references)
-        data["started_at"] = self.started_at.isoformat()
-        data["duration_ms"] = round(self.duration_ms, 1)
-        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,7 +242,7 @@ class AllocationWorkflow:
             except api.ConfigurationError as exc:
                 return Outcome(OutcomeKind.UNREACHABLE, run.reference, run.group, exc.message)
 
-            if summary.http_status == 202:
+            if summary.accepted:
                 run.sent = run.uncertain = True
                 run.first_sent_at = put_started  # accepted: by definition still running
                 return self._after_accepted(run)
@@ -600,48 +529,6 @@ class _StopEventView:
 
 
 
-_ALLOCATED_STATES = {"allocated", "manifesting", "manifested", "manifestfailed", "intransit", "delivered",
-                     "collected", "outfordelivery", "deliveryfailed", "returned"}
-_ALLOCATING_STATES = {"allocating"}
-_RETRYABLE_STATES = {"unallocated", "allocationfailed"}
-_FINAL_FAILED_STATES = {"allocationfailed"}
-_CANCELLED_STATES = {"cancelled", "cancelling"}
-# The server's reason often repeats what our sentence already says ("No carrier service in group
-# 'x' can take this consignment: <why>"): keep only the why.
-_REDUNDANT_PREFIX = re.compile(r"^no (carrier )?services? in (the )?(carrier service )?group\b[^:]*:\s*", re.I)
-
-
-def check_group_code(group: str) -> str | None:
-    """A plain-words problem with a service group code, or None if it can be sent."""
-    if not group or not group.strip():
-        return "Choose a service group first."
-    if len(group) > _GROUP_CODE_MAX or any(ord(ch) < 32 for ch in group):
-        return "That service group code is not valid; check it in Settings."
-    return None
-
-
-def _server_fields(exc: api.ApiResponseError | None, summary: api.AllocationSummary | None) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    if exc is not None:
-        fields.update(server_message=exc.server_message, server_code=exc.code,
-                      correlation_id=exc.correlation_id, http_status=exc.status)
-    if summary is not None:
-        fields.setdefault("server_message", summary.description)
-        fields["server_message"] = fields["server_message"] or summary.description
-        fields.setdefault("http_status", summary.http_status)
-    return fields
-
-
-def _server_words(exc: api.ApiResponseError | None, summary: api.AllocationSummary | None) -> str | None:
-    if exc is not None and exc.server_message:
-        return exc.server_message
-    if summary is not None and summary.description:
-        return summary.description
-    if exc is not None:
-        return exc.message
-    return None
-
-
 def _may_still_run(exc: api.ApiError) -> bool:
     """Whether the PUT that ended in ``exc`` may still be running at SortedPRO. A 500 in SortedPRO's
     own words means its handler ended; a lost answer, a gateway's 502/503/504 or garbage do not."""
@@ -652,12 +539,3 @@ def _may_still_run(exc: api.ApiError) -> bool:
 
 def _in_doubt_message(exc: api.ApiError) -> str:
     return f"{exc.message} SortedPRO could not be asked what happened."
-
-
-def _local_hhmm(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    local = when.astimezone() if when.tzinfo else when
-    if local.date() == datetime.now(local.tzinfo).date():
-        return local.strftime("%H:%M")
-    return local.strftime("%d %b %H:%M")

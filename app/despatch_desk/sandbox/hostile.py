@@ -6,7 +6,6 @@ wire (drip, huge body, desync) return a *writer* that the handler runs instead o
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 import threading
