@@ -201,7 +201,11 @@ HOST_LIBS_LINUX = re.compile(
     r"^(libX11(-xcb)?|libXau|libXdmcp|libbsd|libmd|libfontconfig|libfreetype|libpng16|"
     r"libbrotli(common|dec|enc)|libexpat|libz|libglib-2\.0|libgthread-2\.0|libpcre2-8|libdbus-1|"
     r"libsystemd|libcap|libgcrypt|libgpg-error|liblz4|liblzma|libzstd|libstdc\+\+|libgcc_s|"
-    r"libxkbcommon|libgssapi_krb5|libkrb5|libk5crypto|libkrb5support|libcom_err|libkeyutils)"
+    r"libxkbcommon|libgssapi_krb5|libkrb5|libk5crypto|libkrb5support|libcom_err|libkeyutils|"
+    # The printing stack (Qt's CUPS plugin links libcups): it must match the host's cupsd, and a desk
+    # that prints has it; without it Qt simply lists no system:// printers.
+    r"libcups|libgnutls|libp11-kit|libunistring|libidn2|libnettle|libhogweed|libgmp|libtasn1|"
+    r"libavahi-client|libavahi-common)"
     r"\.so(\.\d+)*$"
 )
 

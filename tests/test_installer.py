@@ -193,7 +193,10 @@ def test_only_english_translations_are_kept():
         ("libX11.so.6", "linux", True),
         ("libxcb-cursor.so.0", "linux", False),  # a desktop may lack it: stays bundled
         ("libssl.so.3", "linux", False),
-        ("libpython3.11.so.1.0", "linux", False),
+        ("libpython3.13.so.1.0", "linux", False),
+        ("libcups.so.2", "linux", True),  # the printing stack must match the host's cupsd
+        ("libgnutls.so.30", "linux", True),
+        ("libcups.so.2", "darwin", False),
         ("PySide6/Qt/lib/libstdc++.so.6", "linux", False),  # inside a package: never
         ("libz.so.1", "win32", False),
     ],
