@@ -20,6 +20,7 @@ log = logging.getLogger("despatch_desk.in_doubt")
 
 ERROR = "error"  # the count key for rows that could not be checked
 BUSY = "busy"    # the row is being re-checked by another call right now (never twice at once)
+SETTLED = "settled"  # the row was resolved meanwhile (by another re-check): nothing to look at
 
 _claim_lock = threading.Lock()
 _claimed: set[tuple[int, int]] = set()   # (id(desk), row id) being re-checked now, across threads
@@ -32,11 +33,14 @@ class RecheckResult:
     outcome: Outcome | None = None
     error: str | None = None          # plain words when the row could not be checked
     busy: bool = False                # skipped: another re-check has this row right now
+    settled: bool = False             # skipped: no longer in doubt
 
     @property
     def kind(self) -> str:
         if self.busy:
             return BUSY
+        if self.settled:
+            return SETTLED
         return self.outcome.kind.value if self.outcome is not None else ERROR
 
 
@@ -65,16 +69,20 @@ class RecheckSummary:
             only = self.results[0]
             if only.busy:
                 return f"{only.reference or 'That scan'} is already being re-checked."
+            if only.settled:
+                return f"{only.reference or 'That scan'} is no longer in doubt."
             return only.outcome.message if only.outcome is not None else f"Not checked: {only.error}"
         parts = []
         for kind in OutcomeKind:  # allocated first, still in doubt last
             n = self.counts.get(kind.value, 0)
             if n:
                 parts.append(f"{n} {'still in doubt' if kind is OutcomeKind.IN_DOUBT else kind.label.lower()}")
-        errors = [r.error for r in self.results if r.error and not r.busy]
+        errors = [r.error for r in self.results if r.error and not (r.busy or r.settled)]
         busy = self.counts.get(BUSY, 0)
         if busy:
             parts.append(f"{busy} already being re-checked")
+        if self.counts.get(SETTLED, 0):
+            parts.append(f"{self.counts[SETTLED]} already resolved")
         if errors:
             parts.append(f"{len(errors)} could not be checked ({errors[0]})")
         tail = " (stopped before the end)" if self.stopped else ""
@@ -130,6 +138,8 @@ def _look_up(desk, row_id: int, cancel: CancelToken | None) -> RecheckResult:
     try:
         row = desk.history.get(row_id)
         reference = row.reference if row is not None else None
+        if row is not None and row.outcome != OutcomeKind.IN_DOUBT.value:
+            return RecheckResult(row_id, reference, error="no longer in doubt", settled=True)
         outcome = desk.recheck(row_id, cancel=cancel)
     except Exception as exc:  # one row's trouble is that row's result; the others still get looked at
         return RecheckResult(row_id, reference, error=error_words(exc))

@@ -86,6 +86,7 @@ def test_issue13_server_html_is_shown_as_plain_text(qtbot, make_window, html_ser
     tip = model.data(model.index(1, 6), Qt.ItemDataRole.ToolTipRole)
     assert "<h1" not in tip and "&lt;h1" in tip  # escaped: Qt shows the tags as text
     # The history view: table cells are plain, tooltips escaped, details in a plain-text editor.
+    qtbot.waitUntil(lambda: len(w.desk.history.search()) == 2, timeout=5000)  # the invalid scan is written
     w.history_action.trigger()
     view = w.history_view
     qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=5000)

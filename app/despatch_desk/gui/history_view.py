@@ -698,7 +698,8 @@ class HistoryView(QDialog):
         self.refresh()
         self.rechecked.emit()
         kinds = {r.kind for r in summary.results}
-        if summary.problem or kinds - {OutcomeKind.ALLOCATED.value, OutcomeKind.IN_DOUBT.value, in_doubt.BUSY}:
+        calm = {OutcomeKind.ALLOCATED.value, OutcomeKind.IN_DOUBT.value, in_doubt.BUSY, in_doubt.SETTLED}
+        if summary.problem or kinds - calm:
             tone = "error" if len(summary.results) <= 1 or summary.problem else "warn"
         elif kinds <= {OutcomeKind.ALLOCATED.value}:
             tone = "ok"

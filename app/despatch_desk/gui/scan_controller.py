@@ -165,7 +165,7 @@ class ScanController(QObject):
                   keys=(ticket.reference,), group=batch, name=f"allocate {ticket.reference}",
                   on_result=lambda outcome, tid=ticket.id: self._allocated(tid, outcome),
                   on_error=lambda exc, tid=ticket.id: self._crashed(tid, exc),
-                  on_dropped=lambda tid=ticket.id: self._dropped(tid))
+                  on_dropped=lambda tid=ticket.id: self._dropped(tid), receiver=self)
         job_id = self.runner.submit(job)
         if job_id is None:
             existing = self.runner.find(ticket.reference)
@@ -365,7 +365,7 @@ class ScanController(QObject):
                       on_error=lambda exc, tid=ticket.id, n=follow_up.name: self._follow_up_done(
                           tid, n, None, explain(exc)),
                       on_dropped=lambda tid=ticket.id, n=follow_up.name: self._follow_up_done(
-                          tid, n, None, "cancelled", Phase.DROPPED))
+                          tid, n, None, "cancelled", Phase.DROPPED), receiver=self)
             if self.runner.submit(job) is None:
                 ticket.follow_ups[follow_up.name] = FollowUpResult(follow_up.name, Phase.DROPPED,
                                                                    error="the desk is closing")
@@ -438,6 +438,8 @@ class ScanController(QObject):
                     was_problem = ticket.is_problem and not ticket.acknowledged
                     ticket.outcome = replace(outcome, raw_scan=ticket.raw)
                     ticket.rechecked = True
+                    if ticket.is_problem:  # resolved into a new problem (not allocated): a person must see it
+                        ticket.acknowledged = False
                     changed_problems = changed_problems or was_problem or ticket.is_problem
                     self.ticket_changed.emit(ticket.id)
         if changed_problems:
