@@ -11,6 +11,7 @@ API:
   ``page.gray(level)``: fill colour for what follows (0 black, 1 white)
   ``text_width(text, font, size)``: the width in points (real Helvetica metrics; Courier 0.6 em)
   ``fit(text, font, size, width)``: ``text`` cut with "…" to fit ``width`` points
+  ``wrap(text, font, size, width, max_lines)``: lines that each fit, the last one cut if needed
   ``doc.to_bytes()``; ``doc.write(path_or_file)`` returns the number of pages
 
 Text is shown in WinAnsi (cp1252): characters outside it are transliterated where a plain form
@@ -27,7 +28,7 @@ from typing import BinaryIO
 
 __all__ = [
     "PAPER", "HELVETICA", "HELVETICA_BOLD", "COURIER", "PdfDocument", "PdfPage", "paper_size",
-    "clean_text", "text_width", "fit",
+    "clean_text", "text_width", "fit", "wrap",
 ]
 
 PAPER: dict[str, tuple[int, int]] = {"A4": (595, 842), "Letter": (612, 792)}
@@ -131,6 +132,26 @@ def fit(text: str, font: str, size: float, width: float) -> str:
         if used > budget:
             break
     return text[:cut].rstrip() + _ELLIPSIS
+
+
+def wrap(text: str, font: str, size: float, width: float, max_lines: int = 2) -> list[str]:
+    """Greedy word wrap of cleaned ``text`` into at most ``max_lines`` lines of ``width`` points."""
+    lines: list[str] = []
+    current = ""
+    words = clean_text(text).split()
+    for index, word in enumerate(words):
+        candidate = f"{current} {word}" if current else word
+        if text_width(candidate, font, size) <= width or not current:
+            current = candidate
+            continue
+        lines.append(current)
+        current = word
+        if len(lines) == max_lines - 1:
+            current = " ".join(words[index:])
+            break
+    if current:
+        lines.append(current)
+    return [fit(line, font, size, width) for line in lines[:max_lines]]
 
 
 def _num(value: float) -> bytes:
