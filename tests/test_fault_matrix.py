@@ -7,6 +7,7 @@ events or on the sandbox's state (``wait_until``), with generous bounds for a lo
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -433,7 +434,6 @@ def test_c11_token_deadline_caps_the_back_off(sandbox):
 
 def test_a6_two_processes_one_reference_one_put(sandbox, isolated_environment):
     """Two CLI runs on one machine scan the same consignment while SortedPRO is slow: one PUT at the server."""
-    import os
     import subprocess
     import sys
     from pathlib import Path
@@ -456,3 +456,12 @@ def test_a6_two_processes_one_reference_one_put(sandbox, isolated_environment):
     assert "Traceback" not in err1 + err2
     assert_safe(sandbox, FRESH, puts=1)
     assert sandbox.calls_for(FRESH)[-1] == "GET"  # the second run's look
+
+
+def test_a6_lock_files_do_not_pile_up(paths, sandbox):
+    desk = _desk(paths, sandbox)
+    for ref in (FRESH, SECOND):
+        assert desk.allocate(ref, "nextDay").ok
+    if os.name != "nt":  # removed by their holder as it lets go
+        assert list((paths.data_dir / "locks").glob("*.lock")) == []
+    desk.close()

@@ -2,7 +2,8 @@
 the window, two threads) never allocate the same consignment at once.
 
 ``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows: both are released by the OS when the process
-dies, so a crashed desk never leaves a reference locked. flock locks belong to the open file, so two
+dies, so a crashed desk never leaves a reference locked. On POSIX the holder removes the file as it
+lets go (no pile of lock files), and a waiter checks it locked the file that is still there. flock locks belong to the open file, so two
 threads of one process exclude each other too. Waiting is done in short steps on the scan's cancel
 token, so closing the desk ends the wait.
 """
@@ -57,14 +58,27 @@ class ReferenceLock:
 
     def __enter__(self) -> ReferenceLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         while True:
-            if _try_lock(self._fd):
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            while not _try_lock(self._fd):
+                self.waited = True
+                if self.token.expired or self.token.wait(_STEP_S):
+                    return self  # not acquired: the caller says so in plain words
+            if self._still_the_file():
                 self.acquired = True
                 return self
+            # The holder removed the file as it let go: lock the file that is there now.
+            os.close(self._fd)
+            self._fd = None
             self.waited = True
-            if self.token.expired or self.token.wait(_STEP_S):
-                return self  # not acquired: the caller says so in plain words
+
+    def _still_the_file(self) -> bool:
+        if os.name == "nt":  # pragma: no cover - Windows never removes an open file
+            return True
+        try:
+            return os.stat(self.path).st_ino == os.fstat(self._fd).st_ino
+        except FileNotFoundError:
+            return False
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -72,6 +86,13 @@ class ReferenceLock:
             return
         try:
             if self.acquired:
+                if os.name != "nt":
+                    # Removed while still held, so lock files never pile up (one per consignment ever
+                    # scanned); a waiter that locked the old file notices and takes the new one.
+                    try:
+                        os.unlink(self.path)
+                    except OSError:
+                        pass
                 _unlock(self._fd)
         finally:
             os.close(self._fd)
