@@ -22,6 +22,7 @@ dropped, so a hostile string can change neither the PDF's syntax nor the reading
 from __future__ import annotations
 
 import os
+import re
 import unicodedata
 from datetime import datetime
 from typing import BinaryIO
@@ -57,6 +58,8 @@ _ELLIPSIS = "\u2026"  # in cp1252 (0x85), 1000 units wide in both Helvetica weig
 _PLAIN = str.maketrans({"\u2192": "->", "\u2190": "<-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
                         "\u2264": "<=", "\u2265": ">=", "\u00d7": "x"})
 
+_LINE_BREAKS = re.compile("[\t\n\r\x0b\x0c\x85\u2028\u2029]+")
+
 
 def paper_size(paper: str) -> tuple[int, int]:
     """(width, height) in points; plain words for a paper the writer does not know."""
@@ -71,7 +74,8 @@ def paper_size(paper: str) -> tuple[int, int]:
 def clean_text(text: str) -> str:
     """``text`` as WinAnsi can show it: no control/format characters, plain spellings, "?" for the rest."""
     out: list[str] = []
-    for ch in str(text).translate(_PLAIN):
+    text = _LINE_BREAKS.sub(" ", str(text))  # a name pasted with its line break stays two words
+    for ch in text.translate(_PLAIN):
         if unicodedata.category(ch)[0] in "CZ" and ch != " ":
             # Control, format (bidi overrides), unassigned, and separators other than a space.
             if unicodedata.category(ch) in ("Zs", "Zl", "Zp"):
