@@ -215,9 +215,9 @@ class MainWindow(QMainWindow):
     def _show_idle(self) -> None:
         readiness = self.controller.readiness()
         if readiness.ready:
-            self.result_panel.show_idle()
-        else:
-            self.result_panel.show_idle(f"{readiness.reason} (Ctrl+, opens Settings.)", ready=False)
+            return self.result_panel.show_idle()
+        reason = readiness.reason
+        self.result_panel.show_idle(reason if "Ctrl+," in reason else f"{reason} (Ctrl+, opens Settings.)", ready=False)
 
     @Slot()
     def _readiness_changed(self) -> None:

@@ -228,8 +228,8 @@ def _headline_for(outcome: Outcome) -> str:
         OutcomeKind.UNAUTHORIZED: "SortedPRO refused the API key",
         OutcomeKind.UNREACHABLE: "SortedPRO could not be reached",
         OutcomeKind.IN_DOUBT: "Answer lost: kept in the in-doubt list to re-check",
-    }.get(outcome.kind, "Nothing was sent: the scan history cannot be written"
-          if outcome.kind.value == Shown.NOT_RECORDED else "")
+        OutcomeKind.NOT_RECORDED: "Nothing was sent: the scan history cannot be written",
+    }.get(outcome.kind, "")
 
 
 def _follow_up_lines(ticket: Ticket) -> list[str]:
