@@ -165,12 +165,10 @@ def test_command_sheet_barcodes_decode_to_their_captions(tmp_path):
         commands.sheet_commands([c for c, _ in GROUPS])
 
 
-def test_barcodes_are_big_enough_for_arm_length_and_have_quiet_zones(tmp_path):
-    sheet = tmp_path / "commands.pdf"
-    write_command_sheet(sheet, groups=GROUPS, printed=PRINTED)
+def check_geometry(sheet: Path, width: float, height: float) -> int:
+    """Module >= 0.4 mm, bars >= 15 mm, 10 modules of nothing each side, captions >= 18 pt bold; returns the count."""
     seen = 0
     for number, stream in enumerate(content_streams(sheet), start=1):
-        width, height = 595, 842
         texts = bbox_lines(sheet, number)
         boxes = barcode_boxes(stream)
         for box in boxes:
@@ -192,7 +190,14 @@ def test_barcodes_are_big_enough_for_arm_length_and_have_quiet_zones(tmp_path):
                 assert float(size) >= 18, text
         # The encoded text: small mono (Courier, F3).
         assert re.search(rb"BT /F3 9 Tf [\d.]+ [\d.]+ Td \(DD:", stream)
-    assert seen == len(commands.sheet_commands([c for c, _ in GROUPS]))
+    return seen
+
+
+@pytest.mark.parametrize(("paper", "width", "height"), [("A4", 595, 842), ("Letter", 612, 792)])
+def test_barcodes_are_big_enough_for_arm_length_and_have_quiet_zones(tmp_path, paper, width, height):
+    sheet = tmp_path / "commands.pdf"
+    write_command_sheet(sheet, groups=GROUPS, paper=paper, printed=PRINTED)
+    assert check_geometry(sheet, width, height) == len(commands.sheet_commands([c for c, _ in GROUPS]))
 
 
 @pytest.mark.parametrize(("paper", "size"), [("A4", "595 x 842 pts (A4)"), ("Letter", "612 x 792 pts (letter)"),
@@ -252,17 +257,16 @@ def test_hostile_group_names_are_escaped_and_cut(tmp_path):
 
 
 def test_code_too_long_for_the_paper_says_so_instead_of_thin_bars(tmp_path):
-    longest_fitting = "g" * 26  # DD:GROUP: + 26 characters still fits A4 at 0.4 mm
-    too_long = "h" * 40
+    longest_fitting = "g" * 26  # DD:GROUP: + 26 characters still fit A4 at 10 dots (0.42 mm) a module
+    too_long = "h" * 27  # one more does not
     sheet = tmp_path / "long.pdf"
     write_command_sheet(sheet, groups=[(longest_fitting, "Fits"), (too_long, "Too long")], printed=PRINTED)
     decoded = decode_sheet(sheet, tmp_path, lambda text: text.startswith("DD:"))
     lines = [line for page in decoded for line in page["lines"]]
     assert f"DD:GROUP:{longest_fitting}" in decoded[0]["page"]
     assert not any(too_long in code for page in decoded for code in page["page"])
-    assert "Too long for a barcode on this paper (49 characters): choose it in the window." in lines
-    for stream in content_streams(sheet):
-        assert all(box["module"] >= 0.4 * MM - 1e-6 for box in barcode_boxes(stream))
+    assert "Too long for a barcode on this paper (36 characters): choose it in the window." in lines
+    assert check_geometry(sheet, 595, 842) == 1 + 7  # the long one keeps its quiet zones too
 
 
 def test_no_groups_still_prints_the_commands(tmp_path):

@@ -1,7 +1,7 @@
 """Barcode sheets laid out on paper: a header on every page, then sections of captioned Code 128 rows.
 
 Shared by ``command_sheet`` and ``demo_sheet``. Sizes are chosen for a hand scanner held at arm's
-length: module (narrowest bar) 0.5 mm, never under 0.4 mm; bars 16 mm high; a quiet zone of at least
+length: module (narrowest bar) 12/600 inch (0.51 mm), never under 0.4 mm, always whole 1/600 inch dots; bars 16 mm high; a quiet zone of at least
 10 modules each side with nothing drawn in it; captions 20 pt bold (18 pt before a long one is cut).
 A text too long to fit at 0.4 mm is not squeezed into an unreadable barcode: its row says so instead.
 
@@ -17,13 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import code128
-from .pdf import COURIER, HELVETICA, HELVETICA_BOLD, PdfDocument, PdfPage, fit, text_width, wrap
+from .pdf import COURIER_BOLD, HELVETICA, HELVETICA_BOLD, PdfDocument, PdfPage, fit, text_width, wrap
 
 __all__ = ["SheetEntry", "SheetSection", "render_sheet", "MM", "MODULE_MIN_MM", "MODULE_MM", "BAR_HEIGHT_MM",
            "CAPTION_PT", "barcode_module"]
 
 MM = 72 / 25.4
 MODULE_MM, MODULE_MIN_MM = 0.5, 0.4
+DOT = 72 / 600  # points per dot of a 600 dpi printer
 BAR_HEIGHT_MM = 16.0
 CAPTION_PT, CAPTION_MIN_PT = 20.0, 18.0
 CODE_PT, DETAIL_PT = 9.0, 10.0
@@ -31,6 +32,7 @@ MARGIN = 15 * MM
 HEADER_HEIGHT = 90.0
 FOOTER_HEIGHT = 20.0
 HEADING_HEIGHT = 30.0
+assert MARGIN > code128.QUIET_ZONE_MODULES * MODULE_MM * MM * 1.1  # quiet zones fit in the margin
 ROW_GAP = 18.0  # white between rows, so the scanner's line never crosses two barcodes
 
 
@@ -48,12 +50,15 @@ class SheetSection:
 
 
 def barcode_module(code: str, width: float) -> float | None:
-    """The module width in points for ``code`` within ``width`` (quiet zones included), or None if it cannot fit."""
+    """The module width in points for ``code``'s bars within ``width``, or None if they cannot fit.
+
+    The quiet zones may reach into the page margin, which is always white and wider than 10 modules."""
     if not code or not code128.can_encode(code):
         return None
-    total = code128.module_count(code) + 2 * code128.QUIET_ZONE_MODULES
-    module = min(MODULE_MM * MM, width / total)
-    return module if module >= MODULE_MIN_MM * MM - 1e-9 else None
+    total = code128.module_count(code)
+    # Whole printer dots (1/600 inch, so also 1/300): every bar prints the same width on an office printer.
+    dots = min(round(MODULE_MM * MM / DOT), int(width / total / DOT))
+    return dots * DOT if dots * DOT >= MODULE_MIN_MM * MM else None
 
 
 def _entry_height(entry: SheetEntry, width: float) -> float:
@@ -87,11 +92,11 @@ def _draw_entry(page: PdfPage, entry: SheetEntry, top: float) -> None:
         page.text_centered(cx, bar_top - bar_height / 2, fit(why, HELVETICA, DETAIL_PT, usable), HELVETICA, DETAIL_PT)
     else:
         width = code128.module_count(entry.code) * module
-        x0 = cx - width / 2
+        x0 = round((cx - width / 2) / DOT) * DOT
         for start, run in code128.bar_runs(entry.code):
             page.rect(x0 + start * module, bar_top - bar_height, run * module, bar_height)
-        page.text_centered(cx, bar_top - bar_height - 4 - CODE_PT, fit(entry.code, COURIER, CODE_PT, usable),
-                           COURIER, CODE_PT)
+        page.text_centered(cx, bar_top - bar_height - 4 - CODE_PT, fit(entry.code, COURIER_BOLD, CODE_PT, usable),
+                           COURIER_BOLD, CODE_PT)
     y = bar_top - bar_height - 4 - CODE_PT
     for line in _detail_lines(entry, usable):
         y -= DETAIL_PT + 3

@@ -6,10 +6,11 @@ xref table of exact byte offsets, so ``qpdf --check`` passes and every printer d
 API:
   ``PAPER``: ``{"A4": (595, 842), "Letter": (612, 792)}`` in points (1 pt = 1/72 inch)
   ``doc = PdfDocument(paper="A4", title="...")``; ``page = doc.new_page()``
+  fonts: ``HELVETICA``, ``HELVETICA_BOLD``, ``COURIER_BOLD`` (base-14, nothing embedded)
   ``page.text(x, y, text, font=HELVETICA, size=12)``: baseline at (x, y), origin bottom left
   ``page.text_centered(cx, y, text, font, size)``; ``page.rect(x, y, w, h)`` (filled, current colour)
   ``page.gray(level)``: fill colour for what follows (0 black, 1 white)
-  ``text_width(text, font, size)``: the width in points (real Helvetica metrics; Courier 0.6 em)
+  ``text_width(text, font, size)``: the width in points (Adobe Helvetica metrics; Courier 0.6 em)
   ``fit(text, font, size, width)``: ``text`` cut with "…" to fit ``width`` points
   ``wrap(text, font, size, width, max_lines)``: lines that each fit, the last one cut if needed
   ``doc.to_bytes()``; ``doc.write(path_or_file)`` returns the number of pages
@@ -28,13 +29,13 @@ from datetime import datetime
 from typing import BinaryIO
 
 __all__ = [
-    "PAPER", "HELVETICA", "HELVETICA_BOLD", "COURIER", "PdfDocument", "PdfPage", "paper_size",
+    "PAPER", "HELVETICA", "HELVETICA_BOLD", "COURIER_BOLD", "PdfDocument", "PdfPage", "paper_size",
     "clean_text", "text_width", "fit", "wrap",
 ]
 
 PAPER: dict[str, tuple[int, int]] = {"A4": (595, 842), "Letter": (612, 792)}
-HELVETICA, HELVETICA_BOLD, COURIER = "Helvetica", "Helvetica-Bold", "Courier"
-_FONT_KEYS = {HELVETICA: b"F1", HELVETICA_BOLD: b"F2", COURIER: b"F3"}
+HELVETICA, HELVETICA_BOLD, COURIER_BOLD = "Helvetica", "Helvetica-Bold", "Courier-Bold"
+_FONT_KEYS = {HELVETICA: b"F1", HELVETICA_BOLD: b"F2", COURIER_BOLD: b"F3"}
 
 # Advance widths (1/1000 em) of printable ASCII 32..126 from Adobe's Helvetica AFM files.
 _HELVETICA_WIDTHS = (
@@ -105,7 +106,7 @@ def _escape(text: str) -> bytes:
 
 
 def _char_width(ch: str, font: str) -> int:
-    if font == COURIER:
+    if font == COURIER_BOLD:
         return 600
     code = ord(ch)
     table = _HELVETICA_BOLD_WIDTHS if font == HELVETICA_BOLD else _HELVETICA_WIDTHS
@@ -209,7 +210,7 @@ class PdfDocument:
         objects[1] = b"<< /Type /Catalog /Pages 2 0 R >>"
         objects[2] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
             b" ".join(b"%d 0 R" % pid for pid in page_ids), len(page_ids))
-        for num, font in ((3, HELVETICA), (4, HELVETICA_BOLD), (5, COURIER)):
+        for num, font in ((3, HELVETICA), (4, HELVETICA_BOLD), (5, COURIER_BOLD)):
             objects[num] = b"<< /Type /Font /Subtype /Type1 /BaseFont /%s /Encoding /WinAnsiEncoding >>" % font.encode()
         objects[6] = b"<< /Title %s /Producer (Despatch Desk) /CreationDate (%s) >>" % (
             _escape(clean_text(self.title)[:200]), self.created.strftime("D:%Y%m%d%H%M%S").encode())
