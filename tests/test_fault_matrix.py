@@ -365,7 +365,8 @@ def test_c10_silent_server_is_bounded_by_the_scan_deadline():
         server.close()
 
 
-def test_c10_closing_ends_a_blocked_read_within_2s_and_records_honestly(paths):
+@pytest.mark.parametrize("how", ["stop", "close"])
+def test_c10_closing_ends_a_blocked_read_within_2s_and_records_honestly(paths, how):
     server = _SilentServer()
     try:
         desk = Desk(paths, base_url=server.url, api_key=DEMO_API_KEY, policy=RetryPolicy())
@@ -374,7 +375,7 @@ def test_c10_closing_ends_a_blocked_read_within_2s_and_records_honestly(paths):
         worker.start()
         assert server.got_request.wait(10)
         t0 = time.monotonic()
-        desk.stop()
+        desk.stop() if how == "stop" else desk.close()  # "Close anyway" closes the client under the call
         worker.join(10)
         assert time.monotonic() - t0 < 2.0
         outcome = result["o"]
