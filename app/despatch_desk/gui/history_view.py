@@ -501,7 +501,7 @@ class HistoryView(QDialog):
 
     # ------------------------------------------------------------------ status and closing
     def _status(self, text: str, tone: str = "info") -> None:
-        from .settings_dialog import set_status
+        from .settings_text import set_status
 
         set_status(self.status_label, text, tone)
 

@@ -24,9 +24,6 @@ from dataclasses import fields
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemDelegate,
-    QAbstractItemView,
-    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -34,96 +31,35 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMessageBox,
     QPushButton,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from .. import api
-from ..credentials import ENV_API_KEY, CredentialError, KeyStore, check_key_format
-from ..present import error_words
-from ..desk import Desk, DeskNotReady
-from ..settings import ENV_API_URL, ServiceGroupConfig, Settings, SettingsError
+from ..credentials import ENV_API_KEY, CredentialError, check_key_format
+from ..desk import Desk
+from ..settings import ENV_API_URL, Settings, SettingsError
 from .jobs import Job, runner_for
+from .settings_groups import GroupsPage
+from .settings_text import (  # noqa: F401 - GROUPS_REFUSED: tests name the words the dialog shows
+    ENVIRONMENT_CHOICES,
+    GROUPS_REFUSED,
+    _Masked,
+    _unmask,
+    keyring_words,
+    plain_api_error,
+    set_status,
+)
 
 log = logging.getLogger("despatch_desk.gui.settings")
 
-ENVIRONMENT_CHOICES = (
-    ("production", "Production (api.electioapp.com)"),
-    ("sandbox", "Sandbox test account (apisandbox.electioapp.com)"),
-    ("custom", "Custom address"),
-)
-
-GROUPS_REFUSED = ("Your API key is not allowed to list service groups: add them by hand "
-                  "(Settings > Carrier Service Groups in SortedPRO shows the codes).")
-
-# Tones for status lines: colour is never the only signal, every tone also has a symbol.
-_TONES = {
-    "ok": ("#1E7B34", "✓ "),
-    "error": ("#B71C1C", "✕ "),
-    "warn": ("#7A4A00", "! "),
-    "busy": ("#37474F", "… "),
-    "info": ("#37474F", ""),
-}
-
-
-def set_status(label: QLabel, text: str, tone: str = "info") -> None:
-    """Show ``text`` in ``label`` with a colour *and* a symbol; empty text hides the label."""
-    colour, symbol = _TONES.get(tone, _TONES["info"])
-    label.setTextFormat(Qt.TextFormat.PlainText)  # the words may quote a server: never rendered as HTML
-    label.setText(f"{symbol}{text}" if text else "")
-    label.setStyleSheet(f"color: {colour};" if text else "")
-    label.setProperty("tone", tone if text else "")
-    label.setVisible(bool(text))
-
-
-def keyring_words(keystore: KeyStore) -> str:
-    """"the Windows Credential Manager" rather than a class path. May touch the keyring: not on the GUI thread."""
-    try:
-        backend = keystore.backend()
-    except CredentialError:
-        return "the system keyring"
-    inner = getattr(backend, "backends", None)
-    leaves = list(inner) if isinstance(inner, (list, tuple)) and inner else [backend]
-    path = f"{type(leaves[0]).__module__}.{type(leaves[0]).__qualname__}"
-    for needle, words in (("Windows", "the Windows Credential Manager"), ("macOS", "the macOS Keychain"),
-                          ("SecretService", "the Secret Service keyring"), ("libsecret", "the Secret Service keyring"),
-                          ("kwallet", "KWallet")):
-        if needle.lower() in path.lower():
-            return words
-    name = getattr(leaves[0], "name", None)
-    return f"the keyring ({name})" if isinstance(name, str) and name else f"the keyring ({type(leaves[0]).__name__})"
-
-
-def plain_api_error(exc: BaseException, origin: str, secret: str | None = None) -> str:
-    """An error of a background call in words an operator understands; the key is masked."""
-    if isinstance(exc, api.Unauthorized):
-        if exc.status == 403:
-            text = "SortedPRO refused this API key access (HTTP 403). Check that the key is for this environment."
-        else:
-            text = (f"SortedPRO refused this API key (HTTP {exc.status}). Check that it is the key for {origin} "
-                    "and that it was pasted whole.")
-    elif isinstance(exc, api.NotSent):
-        text = f"{exc.message} Check the address and this computer's network connection."
-    elif isinstance(exc, api.ApiError):
-        text = exc.message
-    elif isinstance(exc, DeskNotReady):
-        text = exc.message
-    else:
-        text = error_words(exc)
-    return api.mask_secret(text, secret)
-
-
-class SettingsDialog(QDialog):
+class SettingsDialog(GroupsPage, QDialog):
     """Edits ``desk.settings`` and the stored key; emits :attr:`settings_changed` after a save."""
 
     settings_changed = Signal()
@@ -248,65 +184,6 @@ class SettingsDialog(QDialog):
         form.addRow("", test_row)
         return page
 
-    def _build_groups_page(self) -> QWidget:
-        page = QWidget()
-        layout = QVBoxLayout(page)
-        intro = QLabel("Service group codes are set in SortedPRO under Settings > Carrier Service Groups. "
-                       "Double-click or press F2 to edit a cell.", page)
-        intro.setWordWrap(True)
-        layout.addWidget(intro)
-
-        self.groups_table = QTableWidget(0, 2, page)
-        self.groups_table.setHorizontalHeaderLabels(["Code", "Name"])
-        self.groups_table.setAccessibleName("Service groups")
-        self.groups_table.setAccessibleDescription("Code and display name of each service group, in menu order")
-        self.groups_table.setTabKeyNavigation(False)  # Tab leaves the table; arrows move inside it
-        self.groups_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.groups_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.groups_table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
-                                          | QAbstractItemView.EditTrigger.EditKeyPressed
-                                          | QAbstractItemView.EditTrigger.AnyKeyPressed)
-        self.groups_table.verticalHeader().setVisible(False)
-        header = self.groups_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-
-        self.add_group_button = QPushButton("&Add", page)
-        self.edit_group_button = QPushButton("Ed&it", page)
-        self.remove_group_button = QPushButton("Remo&ve", page)
-        self.up_button = QPushButton("Move &up", page)
-        self.down_button = QPushButton("Move dow&n", page)
-        buttons = QVBoxLayout()
-        for button, name, slot in (
-            (self.add_group_button, "Add service group", self.add_group),
-            (self.edit_group_button, "Edit selected service group", self.edit_group),
-            (self.remove_group_button, "Remove selected service group", self.remove_group),
-            (self.up_button, "Move selected service group up", lambda: self.move_group(-1)),
-            (self.down_button, "Move selected service group down", lambda: self.move_group(1)),
-        ):
-            button.setAccessibleName(name)
-            button.setAutoDefault(False)
-            button.clicked.connect(slot)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        row = QHBoxLayout()
-        row.addWidget(self.groups_table, 1)
-        row.addLayout(buttons)
-        layout.addLayout(row, 1)
-
-        self.fetch_button = QPushButton("&Fetch from account", page)
-        self.fetch_button.setAccessibleName("Fetch service groups from the SortedPRO account")
-        self.fetch_button.setAutoDefault(False)
-        self.fetch_button.clicked.connect(self.fetch_groups)
-        self.fetch_result_label = QLabel(page)
-        self.fetch_result_label.setWordWrap(True)
-        self.fetch_result_label.setAccessibleName("Fetch result")
-        self.fetch_result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(self.fetch_button, 0, Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.fetch_result_label)
-        self.groups_table.itemSelectionChanged.connect(self._update_group_buttons)
-        return page
-
     def _build_desk_page(self) -> QWidget:
         page = QWidget()
         layout = QVBoxLayout(page)
@@ -396,19 +273,6 @@ class SettingsDialog(QDialog):
 
     def set_environment(self, environment: str) -> None:
         self.environment_combo.setCurrentIndex(max(self.environment_combo.findData(environment), 0))
-
-    def groups(self) -> list[ServiceGroupConfig]:
-        """The table's groups in order; fully blank rows are ignored."""
-        groups = []
-        for row in range(self.groups_table.rowCount()):
-            code, name = self._cell(row, 0).strip(), self._cell(row, 1).strip()
-            if code or name:
-                groups.append(ServiceGroupConfig(code, name))
-        return groups
-
-    def _cell(self, row: int, column: int) -> str:
-        item = self.groups_table.item(row, column)
-        return item.text() if item is not None else ""
 
     def form_settings(self) -> Settings:
         """A new :class:`Settings` from the form (fields the dialog does not show are kept)."""
@@ -705,146 +569,6 @@ class SettingsDialog(QDialog):
             set_status(self.test_result_label, _unmask(exc, origin), "error")
 
     @Slot()
-    def fetch_groups(self) -> None:
-        if self._fetching:
-            return
-        plan = self._call_plan()
-        if isinstance(plan, str):
-            set_status(self.fetch_result_label, plan, "error")
-            return
-        base_url, origin, entered, timeouts = plan
-        find_key = self._key_finder(origin, entered)
-
-        def fetch() -> list[api.ServiceGroup]:
-            key = find_key()
-            try:
-                with api.SortedProClient(base_url, key, timeouts=timeouts, max_connections=2) as client:
-                    return client.list_service_groups()
-            except api.ApiError as exc:
-                raise _Masked(exc, key) from None
-
-        self._fetching = True
-        self.fetch_button.setEnabled(False)
-        set_status(self.fetch_result_label, f"Asking {origin} for the account's service groups…", "busy")
-        self._start(fetch, self._groups_arrived, lambda exc: self._groups_failed(exc, origin), name="fetch-groups")
-
-    def _groups_arrived(self, groups: list[api.ServiceGroup]) -> None:
-        self._fetching = False
-        self.fetch_button.setEnabled(True)
-        added, updated, skipped = self.merge_groups(groups)
-        parts = [f"{len(groups)} service groups in the account", f"{added} added", f"{updated} renamed"]
-        if skipped:
-            parts.append(f"{skipped} disabled ones left out")
-        set_status(self.fetch_result_label, "; ".join(parts) + ". Save to keep them.", "ok")
-
-    def _groups_failed(self, exc: BaseException, origin: str) -> None:
-        self._fetching = False
-        self.fetch_button.setEnabled(True)
-        inner = exc.error if isinstance(exc, _Masked) else exc
-        if (isinstance(inner, api.Unauthorized) and inner.status == 403) or isinstance(inner, api.Refused):
-            set_status(self.fetch_result_label, GROUPS_REFUSED, "warn")
-        else:
-            set_status(self.fetch_result_label, _unmask(exc, origin), "error")
-
-    def merge_groups(self, groups: list[api.ServiceGroup]) -> tuple[int, int, int]:
-        """New codes are appended, names of known codes updated, order kept. Returns (added, updated, skipped)."""
-        rows = {self._cell(r, 0).strip(): r for r in range(self.groups_table.rowCount())}
-        added = updated = skipped = 0
-        for group in groups:
-            row = rows.get(group.reference)
-            if row is not None:
-                if group.name and group.name != group.reference and self._cell(row, 1).strip() != group.name:
-                    self.groups_table.setItem(row, 1, QTableWidgetItem(group.name))
-                    updated += 1
-            elif not group.enabled:
-                skipped += 1
-            else:
-                self._append_group_row(group.reference, group.name if group.name != group.reference else "")
-                rows[group.reference] = self.groups_table.rowCount() - 1
-                added += 1
-        self.validate()
-        return added, updated, skipped
-
-    # ------------------------------------------------------------------ groups table
-    def _append_group_row(self, code: str, name: str) -> int:
-        row = self.groups_table.rowCount()
-        self.groups_table.insertRow(row)
-        self.groups_table.setItem(row, 0, QTableWidgetItem(code))
-        self.groups_table.setItem(row, 1, QTableWidgetItem(name))
-        return row
-
-    def _current_row(self) -> int:
-        rows = self.groups_table.selectionModel().selectedRows()
-        if rows:
-            return rows[0].row()
-        return self.groups_table.currentRow()
-
-    @Slot()
-    def _update_group_buttons(self) -> None:
-        row = self._current_row()
-        count = self.groups_table.rowCount()
-        valid = 0 <= row < count
-        self.edit_group_button.setEnabled(valid)
-        self.remove_group_button.setEnabled(valid)
-        self.up_button.setEnabled(valid and row > 0)
-        self.down_button.setEnabled(valid and row < count - 1)
-
-    @Slot()
-    def add_group(self) -> int:
-        row = self._append_group_row("", "")
-        self.groups_table.setFocus()
-        self.groups_table.setCurrentCell(row, 0)
-        self.groups_table.editItem(self.groups_table.item(row, 0))
-        return row
-
-    @Slot()
-    def edit_group(self) -> None:
-        row = self._current_row()
-        if row < 0:
-            return
-        column = max(self.groups_table.currentColumn(), 0)
-        self.groups_table.setFocus()
-        self.groups_table.setCurrentCell(row, column)
-        self.groups_table.editItem(self.groups_table.item(row, column))
-
-    @Slot()
-    def remove_group(self) -> None:
-        row = self._current_row()
-        if row < 0:
-            return
-        self.groups_table.removeRow(row)
-        if self.groups_table.rowCount():
-            self.groups_table.setCurrentCell(min(row, self.groups_table.rowCount() - 1), 0)
-        self._update_group_buttons()
-
-    def move_group(self, delta: int) -> None:
-        row = self._current_row()
-        target = row + delta
-        if row < 0 or not 0 <= target < self.groups_table.rowCount():
-            return
-        column = max(self.groups_table.currentColumn(), 0)
-        self.groups_table.blockSignals(True)
-        for col in range(self.groups_table.columnCount()):
-            a = self.groups_table.takeItem(row, col)
-            b = self.groups_table.takeItem(target, col)
-            self.groups_table.setItem(row, col, b)
-            self.groups_table.setItem(target, col, a)
-        self.groups_table.blockSignals(False)
-        self.groups_table.setCurrentCell(target, column)
-        self._update_group_buttons()
-        self.validate()
-
-    # ------------------------------------------------------------------ saving
-    def _commit_open_editor(self) -> None:
-        """Ctrl+Enter while a cell is being typed in: keep what was typed."""
-        editor = QApplication.focusWidget()
-        table = self.groups_table
-        if (table.state() == QAbstractItemView.State.EditingState and editor is not None
-                and editor is not table and editor.parentWidget() is table.viewport()):
-            table.commitData(editor)
-            table.closeEditor(editor, QAbstractItemDelegate.EndEditHint.NoHint)
-
-    @Slot()
     def save(self) -> bool:
         """Validate, write the settings file, store the key; True when everything was saved."""
         self._commit_open_editor()
@@ -898,18 +622,3 @@ class SettingsDialog(QDialog):
         if result != QDialog.DialogCode.Accepted:
             self.key_edit.clear()
         super().done(result)
-
-
-class _Masked(Exception):
-    """Carries an API error out of a worker with the key it was called with, so words can mask it."""
-
-    def __init__(self, error: api.ApiError, key: str) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.key = key
-
-
-def _unmask(exc: BaseException, origin: str) -> str:
-    if isinstance(exc, _Masked):
-        return plain_api_error(exc.error, origin, exc.key)
-    return plain_api_error(exc, origin)
