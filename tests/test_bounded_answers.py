@@ -314,3 +314,13 @@ def test_bounded_transport_speaks_tls_and_keeps_the_connection(tmp_path):
                 http.get(f"https://127.0.0.1:{listener.getsockname()[1]}/")
     finally:
         listener.close()
+
+
+def test_c9_label_file_is_data_not_text(sandbox):
+    """The label's base64 is never cut at the 1,000-character string limit (it is data, not words)."""
+    with client_for(sandbox) as client:
+        assert client.allocate_with_service_group(FRESH, "nextDay").succeeded
+        for fmt in ("PDF", "ZPL"):
+            label = client.get_label(FRESH, fmt)
+            assert len(label.data) > MAX_TEXT
+        assert label.data == client.get_label(FRESH, "ZPL").data

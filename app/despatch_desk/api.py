@@ -24,7 +24,7 @@ import httpx
 from . import bounded
 from .cancel import Cancelled, CancelToken
 from .errors import EXIT_KEY, EXIT_NOT_DONE, EXIT_UNREACHABLE, EXIT_USAGE, DeskError
-from .sanitize import NO_MASK, KeyMask, clean_text, load_json
+from .sanitize import KeyMask, clean_text, load_json
 
 log = logging.getLogger("despatch_desk.api")
 
@@ -207,6 +207,7 @@ def mask_secret(text: str, secret: str | None) -> str:
 
 JSON_CAP = 1 << 20      # SortedPRO's answers are kilobytes: 1 MiB is generous
 LABEL_CAP = 16 << 20    # a label file (base64 in JSON) for many packages
+_LABEL_DATA = frozenset({"file"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +329,7 @@ class SortedProClient:
         if dpi is not None:
             path += f"/{int(dpi)}"
         answer = self._request("GET", path, cancel=cancel, cap=LABEL_CAP)
-        data = self._json(answer, masked=False)  # base64 is not shown; masking could corrupt it
+        data = self._json(answer, keep=_LABEL_DATA)  # the base64 file is data: never cut, masked or shown
         file_value = _get(data, "File")
         encoded = file_value.strip() if isinstance(file_value, str) else None
         if not encoded:
@@ -405,11 +406,11 @@ class SortedProClient:
         text = str(exc).strip().rstrip(".") or type(exc).__name__  # it goes inside our own sentence
         return self.clean(text)[:200]
 
-    def _json(self, answer: Answer, *, allow_empty: bool = False, masked: bool = True) -> Any:
+    def _json(self, answer: Answer, *, allow_empty: bool = False, keep: frozenset[str] = frozenset()) -> Any:
         if allow_empty and not answer.content.strip():
             return None
         try:
-            return load_json(answer.content, self._mask if masked else NO_MASK)
+            return load_json(answer.content, self._mask, keep)
         except ValueError:
             raise self._unexpected(answer, _not_json_message(answer, self.origin)) from None
 

@@ -66,14 +66,17 @@ def clean_text(value: str, mask: KeyMask = NO_MASK, limit: int = MAX_TEXT) -> st
     return text.strip()
 
 
-def clean_tree(data: Any, mask: KeyMask = NO_MASK) -> Any:
-    """Every string (keys too) of parsed JSON through :func:`clean_text`. Depth is already bounded."""
+def clean_tree(data: Any, mask: KeyMask = NO_MASK, keep: frozenset[str] = frozenset()) -> Any:
+    """Every string (keys too) of parsed JSON through :func:`clean_text`. Depth is already bounded.
+
+    ``keep``: lower-case names whose values are data, not text (a label's base64 ``File``): left whole."""
     if isinstance(data, str):
         return clean_text(data, mask)
     if isinstance(data, list):
-        return [clean_tree(item, mask) for item in data]
+        return [clean_tree(item, mask, keep) for item in data]
     if isinstance(data, dict):
-        return {clean_text(str(k), mask, 200): clean_tree(v, mask) for k, v in data.items()}
+        return {clean_text(str(k), mask, 200): v if str(k).lower() in keep else clean_tree(v, mask, keep)
+                for k, v in data.items()}
     return data
 
 
@@ -86,7 +89,7 @@ def json_depth(text: str) -> int:
     return max(accumulate(1 if m == "\x01" else -1 for m in marks), default=0)
 
 
-def load_json(body: bytes, mask: KeyMask = NO_MASK) -> Any:
+def load_json(body: bytes, mask: KeyMask = NO_MASK, keep: frozenset[str] = frozenset()) -> Any:
     """Parse an answer: ValueError for anything that is not JSON or nests deeper than MAX_DEPTH."""
     try:
         text = body.decode(json.detect_encoding(body))
@@ -98,4 +101,4 @@ def load_json(body: bytes, mask: KeyMask = NO_MASK) -> Any:
         data = json.loads(text)
     except RecursionError:  # pragma: no cover - the depth check comes first
         raise ValueError("nested too deep") from None
-    return clean_tree(data, mask)
+    return clean_tree(data, mask, keep)
