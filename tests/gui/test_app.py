@@ -5,13 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import uuid
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThread
-from PySide6.QtWidgets import QApplication
 
 from despatch_desk.gui.app import DeskApplication, SingleInstance, instance_name, setup_logging
 

@@ -8,13 +8,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import json  # noqa: E402
 import re  # noqa: E402
-import threading  # noqa: E402
 import time  # noqa: E402
 
 import keyring.backend  # noqa: E402
 import keyring.errors  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QObject, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import (  # noqa: E402
     QAbstractButton,
     QAbstractItemView,

@@ -11,7 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelInd
 from PySide6.QtGui import QBrush, QColor, QFont, QKeyEvent
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QWidget
 
-from ...present import plain_tooltip, service_text, shown_reference
+from ...present import local_time, plain_tooltip, service_text, shown_reference
 
 if TYPE_CHECKING:
     from ..tickets import Ticket
@@ -66,7 +66,7 @@ class RecentScansModel(QAbstractTableModel):
     def _text(self, row: Ticket, col: int) -> str:
         outcome = row.outcome
         if col == 0:
-            return row.scanned_at.strftime("%H:%M:%S")
+            return local_time(row.scanned_at, seconds=True)  # with the date once it is not today
         if col == 1:
             return shown_reference(row.reference, row.raw)
         if col == 2:
