@@ -112,9 +112,9 @@ def test_spec_qt_excludes_never_cover_what_is_kept():
     assign = next(n for n in ast.walk(tree) if isinstance(n, ast.Assign)
                   and getattr(n.targets[0], "id", None) == "QT_EXCLUDES")  # fmt: skip
     excluded = set(ast.literal_eval(assign.value))
-    for kept in ("QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtSvg", "QtPrintSupport"):
+    for kept in ("QtCore", "QtGui", "QtWidgets", "QtNetwork", "QtSvg", "QtPrintSupport", "QtPdf"):
         assert f"PySide6.{kept}" not in excluded
-    assert {"PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore", "PySide6.QtPdf"} <= excluded
+    assert {"PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore", "PySide6.QtPdfWidgets"} <= excluded
 
 
 def test_app_qt_imports_are_detected_so_the_spec_never_excludes_them():
