@@ -37,6 +37,7 @@ from ..desk import Desk
 from ..errors import explain
 from ..references import InvalidReference, parse_reference
 from .jobs import Job, JobRunner, Lane
+from .startup import InDoubtCount
 from .theme import Shown, Tone
 from .tickets import (
     FOLLOW_UPS,
@@ -403,13 +404,17 @@ class ScanController(QObject):
 
     # ------------------------------------------------------------------ in doubt
     def refresh_in_doubt(self) -> None:
-        self.runner.run(lambda _t: in_doubt.count(self.desk), self._in_doubt_counted,
-                        lambda exc: self.add_notice(f"The in-doubt list could not be read: {explain(exc)}"),
-                        receiver=self, name="count-in-doubt")
+        task = InDoubtCount(self.desk, self.runner, self)
+        task.finished.connect(lambda: self._in_doubt_counted(task))
+        task.start()
 
-    def _in_doubt_counted(self, count: int) -> None:
-        self.in_doubt_count = int(count)
+    def _in_doubt_counted(self, task: InDoubtCount) -> None:
+        task.deleteLater()
         self.in_doubt_checked = True
+        if task.problem:
+            self.add_notice(task.problem)
+            return
+        self.in_doubt_count = task.count
         self.in_doubt_changed.emit(self.in_doubt_count)
 
     def recheck(self, rows: Iterable[int] | None = None) -> bool:

@@ -1,7 +1,8 @@
 """Start-up checks as small task objects: each runs once on the desk's runner and reports by a signal.
 
 ``ReadinessCheck`` builds the API client (it reads the keyring once: never on the GUI thread) and
-says whether the desk can allocate. The in-doubt count is the controller's (it changes with scans).
+says whether the desk can allocate. ``InDoubtCount`` counts the history's in-doubt rows (the
+controller runs one at start and after every in-doubt result or re-check).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
+from .. import in_doubt
 from ..core import OutcomeKind
 from ..desk import Desk, DeskNotReady
 from ..errors import explain
@@ -50,4 +52,29 @@ class ReadinessCheck(QObject):
     def _arrived(self, problem: ReadinessProblem | None) -> None:
         self.problem = problem
         self.done = True
+        self.finished.emit()
+
+
+class InDoubtCount(QObject):
+    """``start()``; ``finished`` when ``count`` (in-doubt rows in the history) or ``problem`` (plain words) is in."""
+
+    finished = Signal()
+
+    def __init__(self, desk: Desk, runner: JobRunner, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.desk = desk
+        self.runner = runner
+        self.count = 0
+        self.problem: str | None = None
+
+    def start(self) -> bool:
+        return self.runner.run(lambda _token: in_doubt.count(self.desk), self._counted, self._failed,
+                               receiver=self, name="count-in-doubt") is not None
+
+    def _counted(self, count: int) -> None:
+        self.count = int(count)
+        self.finished.emit()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.problem = f"The in-doubt list could not be read: {explain(exc)}"
         self.finished.emit()
