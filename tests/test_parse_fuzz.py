@@ -24,7 +24,8 @@ from despatch_desk.sanitize import load_json
 REF = "EC-000-FUZ-001"
 KEY = "fuzz-key-0123456789abcdef"
 POLICY = RetryPolicy(backoff_initial_s=0.001, backoff_max_s=0.002, poll_interval_s=0.005, poll_timeout_s=0.02,
-                     rate_limit_min_wait_s=0.001, commit_window_s=0.0, scan_deadline_s=3, connect_attempts=2)
+                     rate_limit_min_wait_s=0.001, rate_limit_default_wait_s=0.001, commit_window_s=0.0,
+                     scan_deadline_s=3, connect_attempts=2)
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
@@ -59,10 +60,11 @@ bodies = st.one_of(
 
 
 class _Server:
-    """PUT → the current body (200); GET /consignments/REF → Unallocated."""
+    """PUT → the current body and status; GET /consignments/REF → Unallocated."""
 
     def __init__(self) -> None:
         self.body = b"{}"
+        self.status = 200
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -72,15 +74,15 @@ class _Server:
             def log_message(self, *args):
                 pass
 
-            def _reply(self, body: bytes) -> None:
-                self.send_response(200)
+            def _reply(self, body: bytes, status: int = 200) -> None:
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
 
             def do_PUT(self):
-                self._reply(outer.body)
+                self._reply(outer.body, outer.status)
 
             def do_GET(self):
                 if self.path.rstrip("/").endswith("/status"):
@@ -139,15 +141,15 @@ def _says_allocated_for(body: bytes, reference: str) -> bool:
 
 
 @FUZZ
-@given(body=bodies)
+@given(body=bodies, status=st.sampled_from([200, 200, 200, 201, 202, 400, 404, 409, 429, 500, 502, 503]))
 def test_fuzz_allocation_answer_never_escapes_and_is_only_believed_for_its_consignment(fuzz_server, fuzz_workflow,
-                                                                                       body):
-    fuzz_server.body = body
+                                                                                       body, status):
+    fuzz_server.body, fuzz_server.status = body, status
     outcome = fuzz_workflow.allocate(REF, "nextDay")
     assert isinstance(outcome.kind, OutcomeKind)
     assert "internal error" not in outcome.message
     if outcome.kind is OutcomeKind.ALLOCATED:
-        assert _says_allocated_for(body, REF), body
+        assert status in (200, 201) and _says_allocated_for(body, REF), (status, body)
         assert not outcome.recovered  # the look said Unallocated: only the body could say allocated
 
 
