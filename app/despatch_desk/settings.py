@@ -1,13 +1,20 @@
 """Where files live, and the settings file (JSON in the user config folder).
 
 ``DESPATCH_DESK_HOME`` puts config, data and logs into one folder (portable installs, tests);
-``DESPATCH_DESK_API_URL`` overrides the API base URL. The API key is never stored here.
+``DESPATCH_DESK_API_URL`` overrides the API base URL, ``DESPATCH_DESK_PROXY`` the proxy. The API key is
+never stored here. A machine-wide ``defaults.json`` (:mod:`.machine_defaults`) fills every field the
+user's own file lacks; :meth:`SettingsStore.sources` says where each value came from.
 
 Configuration (``settings.json``, versioned, fsync'd) is apart from state (``state.json``: the
 last group chosen, written cheaply). A file in another encoding is read; a damaged one is kept
 aside and every field that can still be read is kept; values are clamped on load. A damaged file
 never switches the environment: if the environment cannot be read back, the desk refuses to
-allocate until someone confirms it (:attr:`Settings.environment_unconfirmed`).
+allocate until someone confirms it (:attr:`Settings.environment_unconfirmed`); a desk whose
+environment comes only from the machine defaults is confirmed (the IT department chose it).
+
+Who must check it: anything that allocates. ``Settings.environment_problem`` is None when the desk
+may allocate, else plain words to show; the command line refuses with it (``cli.common.open_desk``),
+and ``Desk.allocate`` and the window must refuse the same way (not done yet: see desk.py's owner).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import APP_ID
+from . import machine_defaults
 from . import settings_file as sf
 from .api import PRODUCTION_URL, SANDBOX_URL, Timeouts, validate_base_url
 from .errors import EXIT_USAGE, DeskError
@@ -35,6 +43,7 @@ log = logging.getLogger("despatch_desk.settings")
 
 ENV_HOME = "DESPATCH_DESK_HOME"
 ENV_API_URL = "DESPATCH_DESK_API_URL"
+ENV_PROXY = "DESPATCH_DESK_PROXY"
 ENVIRONMENTS = sf.ENVIRONMENTS
 environment_known = sf.environment_known
 _note = sf.note
@@ -143,8 +152,18 @@ class Settings:
         return self.environment if self.environment in ENVIRONMENTS else "production"
 
     @property
+    def proxy_in_use(self) -> str:
+        """The proxy setting, unless ``DESPATCH_DESK_PROXY`` overrides it for this session."""
+        override = os.environ.get(ENV_PROXY, "").strip()
+        return override or self.proxy
+
+    @property
     def environment_problem(self) -> str | None:
-        """Plain words while the environment is unconfirmed (an explicit API address overrides it)."""
+        """None when the desk may allocate; plain words while the environment is unconfirmed.
+
+        Unconfirmed means a damaged, unreadable or hand-edited settings file left it unknown; an
+        explicit ``DESPATCH_DESK_API_URL`` overrides it. Every path that allocates must check this
+        first and refuse with these words (the CLI does; ``Desk.allocate`` and the window must)."""
         if not self.environment_unconfirmed or os.environ.get(ENV_API_URL):
             return None
         return ("The settings file does not say clearly which SortedPRO environment this desk uses (production "
@@ -257,6 +276,42 @@ class Settings:
 
 Listener = Callable[[Settings, Settings], None]
 
+#: The settings a person (or a defaults/config file) sets: every field but state and flags.
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings)
+                                       if f.name not in ("last_group", "environment_unconfirmed"))
+SOURCES = ("user", "machine", "default", "env")
+
+
+def _field_json(settings: Settings, name: str) -> Any:
+    return settings.to_json().get(name)
+
+
+def _check_machine_fields(defaults: machine_defaults.MachineDefaults) -> dict[str, Any]:
+    """The defaults file's values that load cleanly; each one that does not is reported and dropped."""
+    good: dict[str, Any] = {}
+    for name, value in defaults.data.items():
+        if name == "custom_url":
+            continue  # checked with the environment
+        one = {name: value}
+        if name == "environment":
+            one["custom_url"] = defaults.data.get("custom_url", "")
+        problems: list[str] = []
+        probe = Settings.from_json(one, problems)
+        if probe.environment_unconfirmed:
+            problems.append("environment: custom, but the custom address is missing")
+        if problems:
+            words = (f"In the machine-wide defaults file {defaults.path}: {'; '.join(problems)}. "
+                     f"That value is ignored.")
+            log.warning(words)
+            defaults.notes.append(words)
+            continue
+        good.update(one)
+    if "custom_url" in defaults.data and "environment" not in good:
+        value = defaults.data["custom_url"]
+        if isinstance(value, str):
+            good["custom_url"] = value
+    return good
+
 
 class SettingsStore:
     """Loads and saves settings; :meth:`update` is the one atomic change with listeners.
@@ -281,6 +336,10 @@ class SettingsStore:
         self._state = DeskState()
         self._saved_state: dict[str, Any] | None = None
         self._unreadable = False  # the file exists but could not be read: never write over it
+        self._machine: dict[str, Any] = {}  # settings.json-shaped values the machine defaults gave
+        self._machine_json: dict[str, Any] = {}  # the same, as they would be written (for comparing)
+        self._user_fields: set[str] = set()  # fields the user's own file (or a save) holds
+        self.machine_defaults_file: Path | None = None
 
     # -- reading
     @property
@@ -297,7 +356,14 @@ class SettingsStore:
             notes: list[str] = []
             self.newer_version = self.damaged_copy = None
             self._unreadable = False
+            defaults = machine_defaults.load(set(SETTING_NAMES))
+            self._machine = _check_machine_fields(defaults)
+            self._machine_json = Settings.from_json(self._machine).to_json()
+            self.machine_defaults_file = defaults.path if self._machine else None
+            notes.extend(defaults.notes)
             settings, config_on_disk, moved_state = self._read(notes)
+            if config_on_disk is not None:
+                config_on_disk = self._config_for_disk(settings)
             self._state = self.state_store.load()
             self._saved_state = self._state.to_json() if self.state_store.exists_on_disk else None
             if not self.state_store.exists_on_disk and moved_state.get("last_group"):
@@ -316,10 +382,11 @@ class SettingsStore:
 
     def _read(self, notes: list[str]) -> tuple[Settings, dict[str, Any] | None, dict[str, Any]]:
         path = self.paths.settings_file
+        self._user_fields = set()
         try:
             raw = path.read_bytes()
         except FileNotFoundError:
-            return Settings(), None, {}
+            return Settings.from_json(dict(self._machine)), None, {}
         except OSError as exc:
             settings = Settings(environment_unconfirmed=True)
             self._unreadable = True
@@ -337,7 +404,8 @@ class SettingsStore:
             _note(notes, f"The settings file was written by a newer Despatch Desk (settings version {version}); "
                          "this one reads what it understands and will not save over it.")
         field_notes: list[str] = []
-        settings = Settings.from_json(data, field_notes)
+        self._user_fields = {name for name in data if name in SETTING_NAMES}
+        settings = Settings.from_json(self._with_machine(data, damaged=parsed.damaged), field_notes)
         if not parsed.damaged:
             notes.extend(field_notes)
             # What is on disk differs from what was loaded (clamped, older, another encoding):
@@ -357,11 +425,56 @@ class SettingsStore:
         notes.extend(field_notes)
         if version <= SETTINGS_VERSION:
             try:  # write the repaired file now, so the next start does not guess again
-                self._write_config(settings.to_json())
+                self._write_config(self._config_for_disk(settings))
                 return settings, settings.to_json(), moved_state
             except SettingsError as exc:
                 notes.append(exc.message)
         return settings, None, moved_state
+
+    def _with_machine(self, data: dict[str, Any], *, damaged: bool) -> dict[str, Any]:
+        """The user's fields over the machine defaults' (field by field: a user value always wins).
+
+        A damaged file that lost its environment never takes the machine's: this desk had its own,
+        so it stays unconfirmed until a person confirms it."""
+        merged = dict(data)
+        for name, value in self._machine.items():
+            if name in merged:
+                continue
+            if damaged and name in ("environment", "custom_url"):
+                continue
+            if name == "custom_url" and "environment" in data:
+                continue  # an address belongs with the environment that chose it
+            merged[name] = value
+        return merged
+
+    def _config_for_disk(self, settings: Settings) -> dict[str, Any]:
+        """What settings.json holds: a value the machine defaults give is left to them (so IT can
+        change it later for every desk), unless the user's own file already held it."""
+        config = settings.to_json()
+        for name, value in self._machine_json.items():
+            if name in self._machine and name not in self._user_fields and config.get(name) == value:
+                del config[name]
+        return config
+
+    def sources(self, settings: Settings | None = None) -> dict[str, str]:
+        """Where each setting's value comes from: ``user``, ``machine``, ``default`` or ``env``."""
+        with self._lock:
+            settings = settings or self.current
+            result = {}
+            for name in SETTING_NAMES:
+                if name in self._user_fields:
+                    result[name] = "user"
+                elif name in self._machine and _field_json(settings, name) == self._machine_json.get(name):
+                    result[name] = "machine"
+                elif _field_json(settings, name) != _field_json(Settings(workstation=settings.workstation), name):
+                    result[name] = "user"
+                else:
+                    result[name] = "default"
+            if os.environ.get(ENV_API_URL):
+                result["environment"] = result["custom_url"] = "env"
+            if os.environ.get(ENV_PROXY, "").strip():
+                result["proxy"] = "env"
+            return result
 
     def _keep_damaged(self, raw: bytes) -> Path | None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -379,7 +492,7 @@ class SettingsStore:
 
         A state-only change (the last group chosen) does not rewrite settings.json."""
         with self._lock:
-            config = settings.to_json()
+            config = self._config_for_disk(settings)
             if config != self._saved_config or not self.paths.settings_file.exists():
                 if self._unreadable and self.paths.settings_file.exists():
                     raise SettingsError(f"Not saved: the settings file {self.paths.settings_file} could not be "
@@ -387,9 +500,9 @@ class SettingsStore:
                 self._refuse_newer_file()
                 self._write_config(config)
                 self._saved_config = config
-            state = DeskState(last_group=settings.last_group, extra=self._state.extra)
-            if state.to_json() != self._saved_state:
-                self._save_state(state)
+                self._user_fields = {name for name in config if name in SETTING_NAMES}
+            if self._saved_state is None or settings.last_group != self._state.last_group:
+                self._save_state(DeskState(last_group=settings.last_group))
             self._current = settings.copy()
 
     def update(self, change: Callable[[Settings], Settings | None]) -> Settings:
@@ -470,13 +583,16 @@ class SettingsStore:
             raise SettingsError(f"Could not save settings to {path}: {words}.") from None
 
     def _save_state(self, state: DeskState) -> None:
+        """Only the last group changes: the rest of state.json (the groups lists) stays as it is on disk."""
+        def set_last_group(on_disk: DeskState) -> None:
+            on_disk.last_group = state.last_group
         try:
-            self.state_store.save(state)
+            saved = self.state_store.update(set_last_group)
         except OSError as exc:
             raise SettingsError(f"Could not save the desk state to {self.state_store.path}: "
                                 f"{exc.strerror or exc}.") from None
-        self._state = state
-        self._saved_state = state.to_json()
+        self._state = saved
+        self._saved_state = saved.to_json()
 
 
 def resources_dir() -> Path:
