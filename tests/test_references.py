@@ -80,3 +80,15 @@ def test_normalise_is_idempotent(raw):
 def test_normalised_text_has_no_control_characters_or_blanks(raw):
     out = normalise_scan(raw)
     assert not any(ch.isspace() or ord(ch) < 32 for ch in out)
+
+
+def test_a_us_scanner_on_a_qwertz_keyboard_never_yields_another_valid_reference():
+    # The layout types ß for "-" and swaps Y and Z: EC-000-DSK-00Y must not become EC-000-DSK-00Z.
+    us_to_qwertz = str.maketrans({"-": "ß", "Y": "Z", "Z": "Y", "y": "z", "z": "y"})
+    for reference in ("EC-000-DSK-00Y", "EC-ZZZ-YYY-0Z9", "EC-000-05B-MMA"):
+        assert parse_reference(reference.translate(us_to_qwertz)).reference == reference
+        assert parse_reference(reference.lower().translate(us_to_qwertz)).reference == reference
+    swiss = str.maketrans({"-": "'", "Y": "Z", "Z": "Y"})
+    assert parse_reference("EC-000-DSK-00Y".translate(swiss)).reference == "EC-000-DSK-00Y"
+    # Without the layout's dashes nothing is swapped: a plain Y stays Y.
+    assert parse_reference("EC-000-DSK-00Y").reference == "EC-000-DSK-00Y"

@@ -21,6 +21,11 @@ _AIM_PREFIX_RE = re.compile(r"^\][A-Za-z][0-9A-Za-z]")
 # Unicode dashes, and "ß"/"'" which a German/Swiss layout types for the US "-" key.
 _DASHES = "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe63\uff0d_ß'"
 _DASH_TABLE = str.maketrans({c: "-" for c in _DASHES})
+# A scanner set to US English on a German or Swiss (QWERTZ) keyboard types "ß" or "'" for "-" and also
+# swaps Y and Z: EC-000-DSK-00Y arrives as ECß000ßDSKß00Z, a *different valid* reference. Where the
+# hyphens show that layout, the letters are swapped back too.
+_QWERTZ_DASHES = "ß'"
+_QWERTZ_TABLE = str.maketrans("YZyz", "ZYzy")
 
 
 class InvalidReference(ValueError):
@@ -45,6 +50,8 @@ def normalise_scan(raw: str) -> str:
     text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C")
     text = text.strip()
     text = _AIM_PREFIX_RE.sub("", text, count=1)
+    if text[:2].upper() == "EC" and any(ch in text for ch in _QWERTZ_DASHES):  # references only, not commands
+        text = text.translate(_QWERTZ_TABLE)
     text = text.translate(_DASH_TABLE)
     text = "".join(text.split())  # spaces inside a reference are scanner noise
     text = unicodedata.normalize("NFKC", text.upper())  # upper() can decompose (ǰ → J̌)
