@@ -24,6 +24,7 @@ from .core import Outcome, OutcomeKind
 from .errors import EXIT_USAGE, DeskError
 
 PENDING = "pending"
+LABEL_PRINTED, LABEL_NOT_PRINTED = "printed", "not_printed"  # label_status values
 
 CSV_COLUMNS = (
     "id", "started_at", "finished_at", "workstation", "environment", "reference", "group_code", "outcome",
@@ -203,6 +204,24 @@ class History:
              outcome.carrier_reference, outcome.service_name, outcome.service_reference,
              " ".join(outcome.tracking_references), _iso(datetime.now(UTC)), outcome.message, row_id),
         )
+
+    def record_label(self, row_id: int, *, printed: bool, printer: str, fmt: str, error: str | None = None,
+                     at: datetime | None = None) -> None:
+        """What became of a row's label: ``printed`` (the bytes were handed to ``printer``) or why not.
+
+        ``printer`` is the URI without credentials and ``error`` plain words: neither may hold a key.
+        A reprint writes over the previous attempt's columns: the row keeps the latest word."""
+        self._execute(
+            "UPDATE attempts SET label_status=?, label_printer=?, label_format=?, label_at=?, label_error=? WHERE id=?",
+            (LABEL_PRINTED if printed else LABEL_NOT_PRINTED, printer[:300], fmt[:20],
+             _iso(at or datetime.now(UTC)), None if printed else (error or "")[:500], row_id),
+        )
+
+    def latest_allocated(self, reference: str) -> HistoryRow | None:
+        """The newest row that allocated ``reference`` (its label is recorded there), or None."""
+        rows = self._rows("SELECT * FROM attempts WHERE reference=? AND outcome=? ORDER BY id DESC LIMIT 1",
+                          (reference, OutcomeKind.ALLOCATED.value))
+        return rows[0] if rows else None
 
     def mark_interrupted(self) -> int:
         """Rows left ``pending`` by a desk that stopped mid-flight become ``in_doubt``.
