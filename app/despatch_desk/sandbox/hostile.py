@@ -10,12 +10,13 @@ import json
 import struct
 import threading
 import zlib
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote
 
-Writer = Callable[[Any], None]  # takes the request handler (wfile, close_connection)
+from .store import ApiError
+from .wire import Writer, _apim, _error, _json, _Reply, _Route
+
 
 OTHER_REFERENCE = "EC-999-999-999"
 NEVER_ISSUED = "TRK-NEVER-ISSUED"
@@ -162,3 +163,80 @@ WRONG_TYPES_SUMMARY = [{
     "CarrierServiceReference": 42,
     "CarrierServiceName": True,
 }]
+
+
+# --------------------------------------------------------------------------- the faults as replies
+# (a friend of SandboxServer: uses its answer, stop event and request lock)
+
+
+def reply(server: Any, fault: Any, route: _Route, method: str) -> _Reply | None:
+    """The issue-7 faults (see faults.py); None for a fault that is not one of them."""
+    name = fault.name
+    if name == "slow-commit":
+        if server._stop_event.wait(fault.effective_delay):  # nothing happens before the delay
+            return _Reply(0, drop=True)
+        return server._answer(route, method)
+    if name == "flapping-202" and route.handler == "allocate":
+        return _allocate_flapping(server, route, fault.effective_delay)
+    if name == "echo-key-error":
+        status, body, headers = echo_key_error(server.api_key)
+        return _Reply(status, body, headers=headers)
+    if name == "gzip-bomb":
+        return _Reply(200, gzip_bomb(), headers=[("Content-Encoding", "gzip")])
+    if name == "huge-body":
+        return _Reply(200, writer=huge_writer(fault.size, server._stop_event))
+    if name not in ("rate-limit-after-commit", "echo-key", "drip-headers", "drip-body", "desync",
+                    "other-consignment", "empty-200", "status-only-200", "wrong-types-200"):
+        return None
+    reply = server._answer(route, method)  # the work is done; the answer is spoiled
+    if name == "rate-limit-after-commit":
+        return _apim(429, f"Rate limit is exceeded. Try again in {fault.retry_after} seconds.",
+                     [("Retry-After", str(fault.retry_after))])
+    if name in ("drip-headers", "drip-body"):
+        head, body = raw_response(reply.status, reply.body, reply.headers)
+        return _Reply(reply.status, writer=drip_writer(head, body, fault.effective_delay,
+                                                               server._stop_event, name[5:]))
+    if name == "desync":
+        head, body = raw_response(reply.status, reply.body, reply.headers)
+        return _Reply(reply.status, writer=desync_writer(head, body, unasked_answer(server.url)))
+    if name == "empty-200":
+        return _Reply(200, b"{}")
+    if name == "status-only-200":
+        return _Reply(200, b'[{"StatusCode":200}]')
+    if name == "wrong-types-200":
+        return _Reply(200, _json(WRONG_TYPES_SUMMARY))
+    if reply.status != 200:
+        return reply
+    summary = json.loads(reply.body)[0]
+    if name == "echo-key":
+        echoed = echo_key_summary(summary, server.api_key)
+        return _Reply(200, _json([echoed]), headers=[("x-correlation-id", server.api_key)])
+    return _Reply(200, _json([other_consignment_summary(summary, server.url)]))  # other-consignment
+
+def _allocate_flapping(server: Any, route: _Route, delay: float) -> _Reply:
+    """202; the status says Unallocated and Allocating in turn until the allocation lands."""
+    ref, group = route.params
+    try:
+        with server.store.lock:
+            server.store._check_allocatable(ref, group)
+    except ApiError as e:
+        return _error(e.status, e.code, e.message, e.details)
+    key = ref.upper()
+    with server._req_lock:
+        server._flapping[key] = 0
+
+    def land() -> None:
+        try:
+            server.store.allocate(ref, group)
+        except ApiError:
+            pass
+        with server._req_lock:
+            server._flapping.pop(key, None)
+
+    server.store.schedule(delay, land)
+    base = server.url
+    summary = {"StatusCode": 202, "ApiLinks": [{"Rel": "detail", "Href": f"{base}/consignments/{ref}"}],
+               "Description": f"Consignment {ref} has been accepted for allocation", "ConsignmentLegs": [],
+               "CarrierReference": None, "CarrierName": None, "CarrierServiceReference": None,
+               "CarrierServiceName": None}
+    return _Reply(202, _json([summary]))

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import selectors
 import socket
 import threading
 import time
 import traceback
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote
@@ -20,13 +18,13 @@ from ..api import is_loopback
 from .catalogue import Quote
 from . import hostile
 from .faults import Fault
+from .wire import JSON, _apim, _error, _json, _Reply, _resolve, _Route
 from .store import Allocation, ApiError, SandboxStore, parse_iso
 
 __all__ = ["SandboxServer", "RecordedRequest", "DEMO_API_KEY", "is_loopback_host"]
 
 DEMO_API_KEY = "demo-0000-sandbox-key"
 
-JSON = "application/json; charset=utf-8"
 APIM_MISSING_KEY = (
     "Access denied due to missing subscription key. "
     "Make sure to include subscription key when making requests to an API."
@@ -54,40 +52,6 @@ class RecordedRequest:
     time: float  # time.time() when received
 
 
-@dataclass
-class _Reply:
-    status: int
-    body: bytes = b""
-    content_type: str | None = JSON
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    drop: bool = False
-    writer: hostile.Writer | None = None  # writes the raw bytes itself (drip, huge body, desync)
-
-
-@dataclass
-class _Route:
-    kind: str  # "allocate", "servicegroups", "other"
-    handler: str | None  # method name on _Api, None if not found / not allowed
-    params: tuple[str, ...] = ()
-    allowed: tuple[str, ...] = ()
-
-
-def _json(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _error(status: int, code: str, message: str, details: list[dict] | None = None) -> _Reply:
-    correlation = str(uuid.uuid4())
-    body: dict[str, Any] = {"Code": code, "Message": message, "CorrelationId": correlation}
-    if details:
-        body["Details"] = details
-    return _Reply(status, _json(body), headers=[("x-correlation-id", correlation)])
-
-
-def _apim(status: int, message: str, extra: list[tuple[str, str]] | None = None) -> _Reply:
-    return _Reply(status, _json({"statusCode": status, "message": message}), headers=list(extra or []))
-
-
 def _shipping_text(shipping_iso: str) -> str:
     dt = parse_iso(shipping_iso)
     offset = dt.isoformat()[-6:] if dt.utcoffset() is not None else "+00:00"
@@ -96,54 +60,6 @@ def _shipping_text(shipping_iso: str) -> str:
 
 def is_loopback_host(host: str) -> bool:
     return is_loopback(host)
-
-
-# -- routing ------------------------------------------------------------------------------------
-
-_GET = ("GET", "HEAD")
-
-
-def _resolve(method: str, raw_path: str) -> _Route:
-    """Route on the raw (still encoded) segments, then decode each segment on its own.
-
-    A decoded "/", "?" or ".." therefore stays inside its segment and can never reach
-    another route.
-    """
-    path = raw_path.split("?", 1)[0].split("#", 1)[0]
-    if path.startswith(("http://", "https://")):  # absolute-form request target
-        path = "/" + path.split("://", 1)[1].partition("/")[2]
-    raw = path.split("/")
-    if raw and raw[0] == "":
-        raw = raw[1:]
-    if raw and raw[-1] == "":
-        raw = raw[:-1]
-    seg = [unquote(s, errors="replace") for s in raw]
-    low = [s.lower() for s in seg]
-    n = len(seg)
-
-    def pick(kind: str, handler: str, allowed: tuple[str, ...], *params: str) -> _Route:
-        if method in allowed:
-            return _Route(kind, handler, params, allowed)
-        return _Route(kind, None, params, allowed)
-
-    if n >= 1 and "" not in seg:
-        head = low[0]
-        if head == "allocation" and n == 4 and low[2] == "allocatewithservicegroup":
-            return pick("allocate", "allocate", ("PUT",), seg[1], seg[3])
-        if head == "consignments":
-            if n == 2:
-                return pick("other", "consignment", _GET, seg[1])
-            if n == 3 and low[2] == "status":
-                return pick("other", "status", _GET, seg[1])
-            if n == 3 and low[2] == "deallocate":
-                return pick("other", "deallocate", ("PUT",), seg[1])
-        if head == "labels" and 2 <= n <= 4:
-            return pick("other", "label", _GET, *seg[1:])
-        if head == "servicegroups" and n == 1:
-            return pick("servicegroups", "servicegroups", _GET)
-        if head == "carrierservices" and n == 1:
-            return pick("other", "carrierservices", _GET)
-    return _Route("other", None)
 
 
 # -- the HTTP server ------------------------------------------------------------------------------
@@ -609,7 +525,7 @@ class SandboxServer:
             return self._answer(route, method)
         if name == "drop-before-commit":
             return _Reply(0, drop=True)
-        hostile_reply = self._hostile(fault, route, method)
+        hostile_reply = hostile.reply(self, fault, route, method)
         if hostile_reply is not None:
             return hostile_reply
         if name == "accepted-202":
@@ -629,78 +545,6 @@ class SandboxServer:
                 return _Reply(0, drop=True)
             return reply
         return reply
-
-    def _hostile(self, fault: Fault, route: _Route, method: str) -> _Reply | None:
-        """The issue-7 faults (see faults.py); None for a fault that is not one of them."""
-        name = fault.name
-        if name == "slow-commit":
-            if self._stop_event.wait(fault.effective_delay):  # nothing happens before the delay
-                return _Reply(0, drop=True)
-            return self._answer(route, method)
-        if name == "flapping-202" and route.handler == "allocate":
-            return self._allocate_flapping(route, fault.effective_delay)
-        if name == "echo-key-error":
-            status, body, headers = hostile.echo_key_error(self.api_key)
-            return _Reply(status, body, headers=headers)
-        if name == "gzip-bomb":
-            return _Reply(200, hostile.gzip_bomb(), headers=[("Content-Encoding", "gzip")])
-        if name == "huge-body":
-            return _Reply(200, writer=hostile.huge_writer(fault.size, self._stop_event))
-        if name not in ("rate-limit-after-commit", "echo-key", "drip-headers", "drip-body", "desync",
-                        "other-consignment", "empty-200", "status-only-200", "wrong-types-200"):
-            return None
-        reply = self._answer(route, method)  # the work is done; the answer is spoiled
-        if name == "rate-limit-after-commit":
-            return _apim(429, f"Rate limit is exceeded. Try again in {fault.retry_after} seconds.",
-                         [("Retry-After", str(fault.retry_after))])
-        if name in ("drip-headers", "drip-body"):
-            head, body = hostile.raw_response(reply.status, reply.body, reply.headers)
-            return _Reply(reply.status, writer=hostile.drip_writer(head, body, fault.effective_delay,
-                                                                   self._stop_event, name[5:]))
-        if name == "desync":
-            head, body = hostile.raw_response(reply.status, reply.body, reply.headers)
-            return _Reply(reply.status, writer=hostile.desync_writer(head, body, hostile.unasked_answer(self.url)))
-        if name == "empty-200":
-            return _Reply(200, b"{}")
-        if name == "status-only-200":
-            return _Reply(200, b'[{"StatusCode":200}]')
-        if name == "wrong-types-200":
-            return _Reply(200, _json(hostile.WRONG_TYPES_SUMMARY))
-        if reply.status != 200:
-            return reply
-        summary = json.loads(reply.body)[0]
-        if name == "echo-key":
-            echoed = hostile.echo_key_summary(summary, self.api_key)
-            return _Reply(200, _json([echoed]), headers=[("x-correlation-id", self.api_key)])
-        return _Reply(200, _json([hostile.other_consignment_summary(summary, self.url)]))  # other-consignment
-
-    def _allocate_flapping(self, route: _Route, delay: float) -> _Reply:
-        """202; the status says Unallocated and Allocating in turn until the allocation lands."""
-        ref, group = route.params
-        try:
-            with self.store.lock:
-                self.store._check_allocatable(ref, group)
-        except ApiError as e:
-            return _error(e.status, e.code, e.message, e.details)
-        key = ref.upper()
-        with self._req_lock:
-            self._flapping[key] = 0
-
-        def land() -> None:
-            try:
-                self.store.allocate(ref, group)
-            except ApiError:
-                pass
-            with self._req_lock:
-                self._flapping.pop(key, None)
-
-        self.store.schedule(delay, land)
-        base = self.url
-        summary = {"StatusCode": 202, "ApiLinks": [{"Rel": "detail", "Href": f"{base}/consignments/{ref}"}],
-                   "Description": f"Consignment {ref} has been accepted for allocation", "ConsignmentLegs": [],
-                   "CarrierReference": None, "CarrierName": None, "CarrierServiceReference": None,
-                   "CarrierServiceName": None}
-        return _Reply(202, _json([summary]))
 
     def _answer(self, route: _Route, method: str) -> _Reply:
         if route.handler is None:
