@@ -234,7 +234,8 @@ class ScanController(QObject):
         return ticket
 
     def add_notice(self, text: str) -> None:
-        self.notices = [*self.notices[-4:], text]
+        """A desk-level problem (not one scan's): it stays until Esc; the same words again are not a second one."""
+        self.notices = [*(n for n in self.notices if n != text), text]
         self.problems_changed.emit()
 
     # ------------------------------------------------------------------ results (GUI thread)
