@@ -179,7 +179,7 @@ class LabelService:
             except api.Unauthorized as exc:
                 raise _NotPrinted(KEY, exc.message) from None
             except api.Refused as exc:
-                if exc.status != 404:
+                if exc.status != 404 and (exc.code or "").lower() != "labelnotfound":
                     raise _NotPrinted(NOT_ALLOCATED, f"SortedPRO gave no label for {reference}: {exc.message}") from None
             except api.ConfigurationError as exc:
                 raise _NotPrinted(USAGE, exc.message) from None

@@ -15,6 +15,7 @@ def register(sub) -> None:
     p.add_argument("references", nargs="+", metavar="REF", help="consignment references, e.g. EC-000-05B-MMA")
     p.add_argument("-g", "--group", required=True, help="service group code, e.g. nextDay")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--print", action="store_true", help="print each allocated consignment's labels (exit 5 if one fails)")
     p.add_argument("--base-url", help="API address (default: from settings)")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_allocate)
@@ -50,15 +51,29 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     desk = open_desk(args.base_url, open_history=False)
     try:
+        labels = None
+        if args.print:
+            from . import printing_commands
+            from ..label_service import LabelService
+
+            problem = printing_commands.print_check(desk)
+            if problem:
+                err(problem)
+                return EXIT_USAGE
+            labels = LabelService(desk)
         desk.workflow()  # fail early, once, on a missing key or bad address
         worst = EXIT_OK
         for ref in args.references:
             outcome = desk.allocate(ref, args.group)
+            label, label_exit, label_text = (printing_commands.print_after_allocation(desk, labels, outcome)
+                                             if labels else (None, EXIT_OK, None))
             if args.json:
-                out(json.dumps(outcome.to_dict(), ensure_ascii=False))
+                out(json.dumps({**outcome.to_dict(), **({"label": label} if labels else {})}, ensure_ascii=False))
             else:
                 out(outcome_line(outcome))
-            worst = max(worst, exit_code_of_kind(outcome.kind))
+                if label_text:
+                    out(label_text)
+            worst = max(worst, exit_code_of_kind(outcome.kind), label_exit)
             if outcome.kind is OutcomeKind.UNAUTHORIZED:
                 break  # every further call would be refused the same way
         if desk.last_history_error:
