@@ -6,6 +6,9 @@ Measured against the built-in sandbox and a raw TCP "printer" on loopback:
   decoded), ZPL and PDF: the cost the desk pays before it can print at all;
 * from having the ZPL label bytes to the last label byte received by the printer, through
   ``printing.print_label(tcp://…)`` (goal: ≤ 50 ms beyond the GET), and when ``print_label`` returns;
+* through the desk's own path (``--service``, on by default): allocate with ``Desk.allocate``, then
+  ``LabelService.print_for(outcome)`` to a tcp:// sink; from the allocation answer to the last label byte,
+  minus that round's own label GET round trip (goal: ≤ 50 ms), history write included;
 * the same through a CUPS raw queue when cupsd runs (``--cups``; needs root for lpadmin);
 * the PDF path: QtPdf import, and rendering + painting three 4x6 in pages on a QPrinter writing a PDF
   file at 203 dpi (``--pdf``).
@@ -162,15 +165,57 @@ def bench_pdf(pdf: bytes, rounds: int) -> None:
     print(f"QPrinter PDF file, {pages} pages at 203 dpi (render + paint + write) {ms(times)}")
 
 
+def bench_service(rounds: int) -> None:
+    """Allocation answer -> last label byte at a tcp:// printer through LabelService (the desk's one path)."""
+    import os
+
+    from despatch_desk.desk import Desk
+    from despatch_desk.label_service import LabelService
+    from despatch_desk.settings import Paths
+
+    sink = Sink()
+    with tempfile.TemporaryDirectory() as home, SandboxServer() as server:
+        os.environ["DESPATCH_DESK_HOME"] = home
+        desk = Desk(Paths.default(), base_url=server.url, api_key=DEMO_API_KEY)
+        desk.settings = desk.settings.copy(printer_uri=f"tcp://127.0.0.1:{sink.port}", label_format="zpl")
+        service = LabelService(desk)
+        totals, gets, beyond = [], [], []
+        try:
+            for i in range(rounds + 3):
+                outcome = desk.allocate(REFERENCE, "nextDay")
+                t0 = time.perf_counter()  # the allocation's answer is in (and recorded)
+                result = service.print_for(outcome)
+                if not result.printed:
+                    raise SystemExit(result.error)
+                last, size = sink.wait(i + 1)
+                assert size == result.bytes
+                g0 = time.perf_counter()
+                desk.client().get_label(REFERENCE, "ZPL")  # this round's label GET on its own, for comparison
+                get_s = time.perf_counter() - g0
+                desk.client().deallocate(REFERENCE)
+                if i >= 3:
+                    totals.append(last - t0)
+                    gets.append(get_s)
+                    beyond.append(last - t0 - get_s)
+        finally:
+            desk.close()
+    print(f"service: allocation answer -> last byte at printer {ms(totals)}")
+    print(f"service: label GET round trip alone             {ms(gets)}")
+    print(f"service: beyond the GET (goal <= 50 ms)          {ms(beyond)}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=200)
     parser.add_argument("--cups", action="store_true", help="also through a CUPS raw queue (cupsd must run)")
     parser.add_argument("--pdf", action="store_true", help="also the QtPrintSupport PDF path")
+    parser.add_argument("--no-service", action="store_true", help="skip the LabelService measurement")
     args = parser.parse_args()
     with SandboxServer() as server:
         labels = bench_get(server, args.rounds)
     bench_tcp(labels["ZPL"], args.rounds, "ZPL")
+    if not args.no_service:
+        bench_service(min(args.rounds, 200))
     if args.cups:
         bench_cups(labels["ZPL"], min(args.rounds, 50))
     if args.pdf:

@@ -245,7 +245,7 @@ def _reference(raw: object) -> str:
     try:
         return parse_reference(str(raw or "")).reference
     except InvalidReference as exc:
-        raise _NotPrinted(USAGE, f"No label: {exc}") from None
+        raise _NotPrinted(USAGE, str(exc)) from None
 
 
 def _not_printed(message: str | None) -> str:
