@@ -127,6 +127,10 @@ class KeyStore:
             f"or set {ENV_API_KEY} for this session."
         )
 
+    def check_usable(self) -> None:
+        """:class:`CredentialError` in plain words when this keyring cannot keep a key (before asking for one)."""
+        self._usable_backend()
+
     # -- key operations
     def get(self, origin: str) -> str | None:
         env = os.environ.get(ENV_API_KEY)

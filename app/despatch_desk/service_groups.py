@@ -46,6 +46,7 @@ class GroupSync:
     note: str | None = None           # plain words: why this list, when it is not the account's own
     missing: list[str] = field(default_factory=list)  # plain words, one per configured group not offered
     fetched_at: datetime | None = None  # when the account's list was fetched (None for the settings list)
+    reason: str = "ok"  # ok | refused (the account does not list) | offline | not-asked (no key, bad address) | empty
 
 
 def _state_store(state: Any) -> StateStore:
@@ -83,7 +84,7 @@ def effective_groups(settings: Any, state: Any, *, origin: str | None = None) ->
     return _offline(settings, _state_store(state).load(), _origin_of(settings, origin), None).groups
 
 
-def _offline(settings: Any, desk_state: DeskState, origin: str, why: str | None) -> GroupSync:
+def _offline(settings: Any, desk_state: DeskState, origin: str, why: str | None, reason: str = "ok") -> GroupSync:
     known = desk_state.known_groups.get(origin)
     if known is not None and not known.refused and known.groups:
         when = _parse_time(known.fetched_at)
@@ -92,7 +93,7 @@ def _offline(settings: Any, desk_state: DeskState, origin: str, why: str | None)
             stamp = when.astimezone().strftime("%d %b %Y %H:%M") if when else "earlier"
             note = f"{why} Showing the groups this account listed on {stamp}."
         groups = _from_known(known)
-        return GroupSync(groups, LAST_KNOWN, note, _missing(settings, groups), when)
+        return GroupSync(groups, LAST_KNOWN, note, _missing(settings, groups), when, reason)
     groups = _settings_groups(settings)
     note = why
     if known is not None and known.refused:
@@ -102,7 +103,7 @@ def _offline(settings: Any, desk_state: DeskState, origin: str, why: str | None)
         note = f"{why} Using the groups in Settings."
     if not groups and note:
         note += " There are none yet: add them in Settings (Service groups)."
-    return GroupSync(groups, SETTINGS, note, [], None)
+    return GroupSync(groups, SETTINGS, note, [], None, reason)
 
 
 def _missing(settings: Any, offered: list[OfferedGroup], disabled: frozenset[str] = frozenset()) -> list[str]:
@@ -142,27 +143,33 @@ def sync_groups(desk_or_client: Any, settings: Any, state: Any, *,
         return _refused(settings, store, origin, _short(exc, "SortedPRO refused this API key for listing groups"))
     except api.UnexpectedAnswer as exc:
         if exc.status >= 500:  # a proxy's or gateway's error page: SortedPRO itself was not heard
-            return _offline(settings, store.load(), origin, f"SortedPRO could not be reached ({_short(exc, 'offline')}).")
+            return _unreachable(settings, store, origin, exc)
         return _refused(settings, store, origin, _short(exc, "SortedPRO's answer was not a group list"))
     except (api.NotFound, api.Refused) as exc:
         return _refused(settings, store, origin, _short(exc, "SortedPRO does not offer the group list to this key"))
     except (api.NotSent, api.InDoubt, api.ServerError, api.RateLimited) as exc:
-        return _offline(settings, store.load(), origin, f"SortedPRO could not be reached ({_short(exc, 'offline')}).")
+        return _unreachable(settings, store, origin, exc)
     except DeskError as exc:  # no key yet, a bad address: the desk is not ready to ask
-        return _offline(settings, store.load(), origin, f"The account was not asked: {exc.message}")
+        return _offline(settings, store.load(), origin, f"The account was not asked: {exc.message}", "not-asked")
     except Exception as exc:  # a bug must not empty the dropdown
         log.exception("group sync failed")
-        return _offline(settings, store.load(), origin, f"The account's groups could not be fetched ({explain(exc)}).")
+        return _offline(settings, store.load(), origin, f"The account's groups could not be fetched ({explain(exc)}).",
+                        "offline")
     offered = [OfferedGroup(g.reference, g.name or g.reference, ACCOUNT) for g in listed if g.enabled]
     disabled = frozenset(g.reference.lower() for g in listed if not g.enabled)
     if not offered:
         why = ("This SortedPRO account lists no service groups that are switched on."
                if listed else "This SortedPRO account lists no service groups.")
-        return _offline(settings, DeskState(), origin, why)
+        return _offline(settings, DeskState(), origin, why, "empty")
     when = (now or datetime.now(UTC)).astimezone(UTC)
     note = _remember(store, origin, KnownGroups(when.isoformat(timespec="seconds"),
                                                 [(g.code, g.name) for g in offered]))
     return GroupSync(offered, ACCOUNT, note, _missing(settings, offered, disabled), when)
+
+
+def _unreachable(settings: Any, store: StateStore, origin: str, exc: BaseException) -> GroupSync:
+    return _offline(settings, store.load(), origin, f"SortedPRO could not be reached ({_short(exc, 'offline')}).",
+                    "offline")
 
 
 def _refused(settings: Any, store: StateStore, origin: str, why: str) -> GroupSync:
@@ -173,7 +180,7 @@ def _refused(settings: Any, store: StateStore, origin: str, why: str) -> GroupSy
     note = f"This account does not list its service groups ({why}); using the groups in Settings."
     if not groups:
         note += " There are none yet: add them in Settings (Service groups)."
-    return GroupSync(groups, SETTINGS, note, [], None)
+    return GroupSync(groups, SETTINGS, note, [], None, "refused")
 
 
 def _remember(store: StateStore, origin: str, known: KnownGroups) -> str | None:

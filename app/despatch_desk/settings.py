@@ -280,6 +280,9 @@ Listener = Callable[[Settings, Settings], None]
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings)
                                        if f.name not in ("last_group", "environment_unconfirmed"))
 SOURCES = ("user", "machine", "default", "env")
+# Written to settings.json even at their built-in value: an environment (and the workstation name,
+# which defaults to the host name) must not change because a defaults file appeared later.
+_ALWAYS_WRITTEN = frozenset({"environment", "custom_url", "workstation"})
 
 
 def _field_json(settings: Settings, name: str) -> Any:
@@ -448,12 +451,21 @@ class SettingsStore:
         return merged
 
     def _config_for_disk(self, settings: Settings) -> dict[str, Any]:
-        """What settings.json holds: a value the machine defaults give is left to them (so IT can
-        change it later for every desk), unless the user's own file already held it."""
+        """What settings.json holds: the fields the user's own file held, and every value that differs
+        from the layer below it (the machine defaults, else the built-in default). A value left to the
+        layer below follows it, so IT can change it later for every desk. The environment is always
+        written unless the machine defaults chose it: a desk never changes environment by itself."""
         config = settings.to_json()
-        for name, value in self._machine_json.items():
-            if name in self._machine and name not in self._user_fields and config.get(name) == value:
-                del config[name]
+        builtin = Settings(workstation=settings.workstation).to_json()
+        for name in SETTING_NAMES:
+            if name in self._user_fields or name not in config:
+                continue
+            below = self._machine_json[name] if name in self._machine else builtin.get(name)
+            if config[name] != below:
+                continue
+            if name in _ALWAYS_WRITTEN and name not in self._machine:
+                continue
+            del config[name]
         return config
 
     def sources(self, settings: Settings | None = None) -> dict[str, str]:
