@@ -13,6 +13,14 @@
 ; Windows Credential Manager.
 ; Reinstalling or upgrading keeps the operator's key and history; uninstalling leaves them for a
 ; later reinstall (delete them by hand, or with `despatch-desk key delete` before uninstalling).
+;
+; Many desks (README, "Rolling out to many desks"): the setup runs without a single question with
+;   DespatchDesk-x.y.z-setup.exe /VERYSILENT /SUPPRESSMSGBOXES /NORESTART [/DEFAULTS=C:\path\defaults.json]
+; /DEFAULTS copies an IT department's machine defaults beside the program ({app}\defaults.json: works
+; per user, no admin) and, when installing for all users (/ALLUSERS, elevated), also to
+; {commonappdata}\Despatch Desk\defaults.json (ProgramData: a per-user install cannot write there).
+; A /DEFAULTS file that does not exist stops the setup (exit code 1) with the reason in the setup
+; log (/LOG), never with a dialog in silent mode: twenty desks must not install half set up.
 
 #ifndef AppVersion
   #error AppVersion is not defined: build with python installer\build.py (or pass /DAppVersion=x.y.z)
@@ -89,6 +97,10 @@ Type: filesandordirs; Name: "{app}\_internal"
 
 [Files]
 Source: "{#SourceDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
+; Machine defaults from /DEFAULTS=path (read at install time from the admin's file, not built in).
+Source: "{code:DefaultsSource}"; DestDir: "{app}"; DestName: "defaults.json"; Flags: external ignoreversion; Check: DefaultsGiven
+; IT's machine-wide copy outlives this installation: an uninstall never removes it.
+Source: "{code:DefaultsSource}"; DestDir: "{commonappdata}\{#AppName}"; DestName: "defaults.json"; Flags: external ignoreversion uninsneveruninstall; Check: DefaultsGiven and IsAdminInstallMode
 
 [Icons]
 Name: "{autoprograms}\{#AppName}"; Filename: "{app}\{#AppExeName}"; WorkingDir: "{app}"
@@ -102,3 +114,35 @@ Filename: "{app}\{#AppExeName}"; Description: "{cm:LaunchProgram,{#StringChange(
 ; %LOCALAPPDATA%\despatch-desk (settings, history, logs) and the Credential Manager entry
 ; (API key): an uninstall followed by a reinstall keeps working.
 Type: dirifempty; Name: "{app}"
+
+[Code]
+// /DEFAULTS=path: the machine defaults file to place (empty when not given).
+function DefaultsParam(): String;
+begin
+  Result := Trim(ExpandConstant('{param:DEFAULTS|}'));
+end;
+
+function DefaultsGiven(): Boolean;
+begin
+  Result := DefaultsParam() <> '';
+end;
+
+function DefaultsSource(Param: String): String;
+begin
+  // A relative path is taken from the folder the setup was started in.
+  Result := ExpandFileName(DefaultsParam());
+end;
+
+function InitializeSetup(): Boolean;
+begin
+  Result := True;
+  if DefaultsGiven() and not FileExists(DefaultsSource('')) then
+  begin
+    Log('The /DEFAULTS file ' + DefaultsSource('') + ' does not exist: nothing was installed.');
+    // Silent installs never show a dialog: the reason is in the setup log and the exit code is 1.
+    if not WizardSilent() then
+      MsgBox('The defaults file ' + DefaultsSource('') + ' (given with /DEFAULTS) does not exist. ' +
+             'Nothing was installed.', mbError, MB_OK);
+    Result := False;
+  end;
+end;
