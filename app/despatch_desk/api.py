@@ -23,6 +23,7 @@ import httpx
 
 from . import bounded
 from .cancel import Cancelled, CancelToken
+from .rate_gate import RateGate
 from .errors import EXIT_KEY, EXIT_NOT_DONE, EXIT_UNREACHABLE, EXIT_USAGE, DeskError
 from .sanitize import KeyMask, clean_text, load_json
 
@@ -247,6 +248,7 @@ class SortedProClient:
             raise ConfigurationError("The API key is empty or contains spaces.")
         self._api_key = api_key
         self._mask = KeyMask(api_key)
+        self.rate_gate = RateGate()  # one back-off for every request of this client (a 429 slows them all)
         self.timeouts = timeouts or Timeouts()
         headers = {
             KEY_HEADER: api_key,
@@ -360,6 +362,8 @@ class SortedProClient:
             try:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
+                if method == "PUT":  # after a 429 no allocation leaves until the gate opens (looks may)
+                    self.rate_gate.wait(cancel)
                 response = self._http.send(self._http.build_request(method, path), stream=True)
                 try:
                     content, truncated, raw_bytes = bounded.read_body(response, cap)
@@ -441,6 +445,7 @@ class SortedProClient:
         said = f": {server_message}" if server_message else ""
         if status == 429:
             retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+            self.rate_gate.hold(retry_after)
             wait = f" Try again in {retry_after:.0f} s." if retry_after is not None else ""
             return RateLimited(f"SortedPRO is limiting requests (HTTP 429).{wait}", retry_after=retry_after, **kw)
         if status in (401, 403):
