@@ -265,3 +265,55 @@ def test_key_set_no_check_sends_nothing(cli, keyed, memory_keyring):
     code, out, _ = cli("key", "set", "--no-check", stdin="any-key-at-all\n")
     assert code == 0 and "not checked" in out and memory_keyring.secrets
     assert keyed.recorded() == []
+
+
+class _EchoingServer:
+    """A hostile API: answers every request with ``status`` and a body that echoes the key it was sent."""
+
+    def __init__(self, status: int):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        seen = self.seen = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                key = self.headers.get("ocp-apim-subscription-key", "")
+                seen.append((self.path, key))
+                body = json.dumps({"Code": "Echo", "Message": f"the key {key} is {key}"}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("status, code, stored, words", [
+    (401, 3, False, "NOT stored"),
+    (500, 0, True, "could not be checked"),
+    (403, 0, True, "could not be checked"),
+])
+def test_key_set_never_shows_a_key_the_server_echoes(cli, monkeypatch, memory_keyring, status, code, stored, words):
+    secret = "EchoedSecret0123456789"
+    with _EchoingServer(status) as server:
+        monkeypatch.setenv("DESPATCH_DESK_API_URL", server.url)
+        result, out, err = cli("key", "set", stdin=secret + "\n")
+    assert result == code and words in out + err
+    assert secret not in out + err and secret[:8] not in out + err
+    assert server.seen and all(key == secret for _path, key in server.seen)  # it was sent, as a header only
+    assert bool(memory_keyring.secrets) is stored

@@ -172,3 +172,43 @@ def test_a_proxy_error_page_is_offline_not_a_refusal(paths):
     assert result.source == "settings" and "could not be reached" in result.note and "web page" in result.note
     assert "does not list" not in result.note
     assert not store.paths.state_file.exists() or "refused" not in store.paths.state_file.read_text()
+
+
+def test_choosing_a_group_keeps_the_account_list_in_state(desk):
+    store = desk.settings_store
+    sync_groups(desk, desk.settings, store)
+    store.update(lambda s: setattr(s, "last_group", "heavy"))  # Ctrl+5: writes state.json
+    state = json.loads(store.paths.state_file.read_text())
+    assert state["last_group"] == "heavy" and state["known_groups"]  # the list is not written over
+    sync_groups(desk, store.current, store)
+    assert json.loads(store.paths.state_file.read_text())["last_group"] == "heavy"
+
+
+class _EchoKey403(BaseHTTPRequestHandler):
+    def do_GET(self):
+        key = self.headers.get("ocp-apim-subscription-key", "")
+        body = json.dumps({"Code": "Forbidden", "Message": f"key {key} may not list groups"}).encode()
+        self.send_response(403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_server_echoing_the_key_never_puts_it_in_the_words_or_the_state(paths):
+    secret = "EchoedGroupKey987654321"
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _EchoKey403)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    store = SettingsStore(paths)
+    try:
+        with SortedProClient(f"http://127.0.0.1:{server.server_address[1]}", secret) as client:
+            result = sync_groups(client, store.load(), store)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.reason == "refused" and "may not list groups" in result.note
+    assert secret not in result.note and secret[:8] not in result.note
+    assert secret not in store.paths.state_file.read_text() and secret[:8] not in store.paths.state_file.read_text()
