@@ -6,18 +6,20 @@ import argparse
 import json
 import sys
 
+from . import batch_commands
 from .common import (EXIT_KEY, EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, err, exit_code_of_kind, history_notice_if_open, open_desk,
                      out, outcome_line)
 
 
 def register(sub) -> None:
     p = sub.add_parser("allocate", help="allocate consignments to a service group")
-    p.add_argument("references", nargs="+", metavar="REF", help="consignment references, e.g. EC-000-05B-MMA")
+    p.add_argument("references", nargs="*", metavar="REF", help="consignment references, e.g. EC-000-05B-MMA")
     p.add_argument("-g", "--group", required=True, help="service group code, e.g. nextDay")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--print", action="store_true", help="print each allocated consignment's labels (exit 5 if one fails)")
     p.add_argument("--base-url", help="API address (default: from settings)")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
+    batch_commands.add_arguments(p)
     p.set_defaults(handler=cmd_allocate)
 
     p = sub.add_parser("groups", help="list service groups")
@@ -45,6 +47,14 @@ def register(sub) -> None:
 def cmd_allocate(args: argparse.Namespace) -> int:
     from ..core import OutcomeKind, check_group_code
 
+    if getattr(args, "file", None) is not None:
+        return batch_commands.cmd_allocate_file(args)
+    if not args.references:
+        err("Give at least one reference (or --file PATH, '-' for standard input).")
+        return EXIT_USAGE
+    if getattr(args, "parallel", None) is not None:
+        err("--parallel goes with --file.")
+        return EXIT_USAGE
     problem = check_group_code(args.group)
     if problem:
         err(problem)

@@ -189,6 +189,9 @@ class _Handler(BaseHTTPRequestHandler):
 class SandboxServer:
     """SortedPRO's Consignments API, emulated on loopback (see the package docstring)."""
 
+    allocations_in_flight = 0       # allocation PUTs being handled now, any reference (set per instance on use)
+    most_allocations_in_flight = 0  # the most at one moment (batch concurrency tests; a test may reset it)
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -473,6 +476,8 @@ class SandboxServer:
             now = self._in_flight.get(ref, 0) + step
             self._in_flight[ref] = now
             self._max_in_flight[ref] = max(self._max_in_flight.get(ref, 0), now)
+            self.allocations_in_flight += step  # all references together (batch concurrency tests)
+            self.most_allocations_in_flight = max(self.most_allocations_in_flight, self.allocations_in_flight)
 
     def puts_for(self, reference: str) -> int:
         """Allocation PUTs received for ``reference`` (whatever became of them)."""
