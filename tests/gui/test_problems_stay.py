@@ -212,3 +212,23 @@ def test_not_recorded_says_not_ready_and_stays(qtbot, demo_window, sandbox, monk
     scan(qtbot, w, "EC-000-DSK-003")
     wait_state(qtbot, w, "allocated")
     assert w.attention.isVisible() and "NOT READY" in w.attention.text() and "EC-000-DSK-001" in w.attention.text()
+
+
+def test_a_shift_that_never_presses_esc_folds_old_problems_into_one_notice(qtbot, demo_window):
+    """Memory stays bounded without hiding anything: the oldest unacknowledged problems become one
+    notice that says how many and where they are (the History keeps every one of them)."""
+    controller = demo_window.controller
+    controller.max_problems_held = 5
+    for i in range(12):
+        scan(qtbot, demo_window, f"nonsense {i}")  # refused on the spot: a problem that stays
+    qtbot.waitUntil(lambda: controller.folded_problems == 6, timeout=5000)  # the newest one is the panel's
+    assert len(controller.problems()) == 6
+    assert any("6 older problem(s)" in n for n in controller.notices)
+    assert "6 older problem(s)" in demo_window.attention.text()
+    for _ in range(6):  # Esc takes the newest visible problems first ...
+        assert not isinstance(controller.acknowledge(), str)
+    assert controller.folded_problems == 6
+    folded = controller.acknowledge()  # ... and the folded ones last, all together
+    assert isinstance(folded, str) and "6 older problem(s)" in folded
+    assert controller.folded_problems == 0 and not controller.notices and not controller.problems()
+    assert controller.acknowledge() is None

@@ -98,6 +98,11 @@ class ScanController(QObject):
         self.last_recheck: in_doubt.RecheckSummary | None = None
         self.rechecking = False
         self.max_kept = 500                       # settled, acknowledged tickets beyond this are forgotten
+        # Unacknowledged problems held in memory; older ones are folded into one notice that points at the
+        # History (which has every one of them), so a shift that never presses Esc stays bounded and nothing is hidden.
+        self.max_problems_held = 200
+        self.folded_problems = 0
+        self._folded_notice: str | None = None
         runner.job_started.connect(self.job_started)
         self._store_updated.connect(self._follow_store, Qt.ConnectionType.QueuedConnection)
         store = getattr(desk, "settings_store", None)
@@ -217,14 +222,21 @@ class ScanController(QObject):
         """Esc: acknowledge ``ticket_id``, else the newest notice, else the newest problem (one per call).
 
         Returns what was acknowledged (a ticket, a notice's text), or None if nothing was waiting."""
-        if ticket_id is None and self.notices:
-            notice = self.notices.pop()
+        fresh = [n for n in self.notices if n != self._folded_notice]
+        if ticket_id is None and fresh:
+            notice = fresh[-1]
+            self.notices.remove(notice)
             self.problems_changed.emit()
             return notice
         problems = self.problems()
         if ticket_id is not None:
             problems = [t for t in problems if t.id == ticket_id]
         if not problems:
+            if ticket_id is None and self._folded_notice is not None:  # the oldest problems, last
+                notice, self._folded_notice, self.folded_problems = self._folded_notice, None, 0
+                self.notices.remove(notice)
+                self.problems_changed.emit()
+                return notice
             return None
         ticket = problems[-1]
         ticket.acknowledged = True
@@ -336,8 +348,28 @@ class ScanController(QObject):
         if tone is not None:
             self.tone_requested.emit(tone)
 
+    def _fold_old_problems(self) -> None:
+        held = [t.id for t in self.problems() if t.settled and t.id != self.latest_id]  # oldest first
+        fold = held[:max(0, len(held) - self.max_problems_held)]
+        if not fold:
+            return
+        for tid in fold:
+            t = self._tickets.pop(tid)
+            if t.job_id is not None:
+                self._by_job.pop(t.job_id, None)
+        gone = set(fold)
+        self._order = [tid for tid in self._order if tid not in gone]
+        self.folded_problems += len(fold)
+        words = (f"{self.folded_problems} older problem(s) were not acknowledged: they are in the History "
+                 "(Ctrl+H). Check them before shipping those parcels; Esc here acknowledges them all.")
+        self.notices = [n for n in self.notices if n != self._folded_notice]
+        self.notices.insert(0, words)  # under the newer problems: Esc takes the newest first
+        self._folded_notice = words
+        self.problems_changed.emit()
+
     def _trim(self) -> None:
         """Forget old settled, unproblematic tickets (the history on disk keeps everything)."""
+        self._fold_old_problems()
         excess = len(self._order) - self.max_kept
         if excess <= 0:
             return
