@@ -189,7 +189,8 @@ class DeskSession:
         if demo:
             from ..sandbox import DEMO_API_KEY, SandboxServer
 
-            self.sandbox = SandboxServer(host="127.0.0.1", port=0, api_key=DEMO_API_KEY).start()
+            # A demo desk may run all shift: it keeps only the last few requests it served.
+            self.sandbox = SandboxServer(host="127.0.0.1", port=0, api_key=DEMO_API_KEY, record_limit=200).start()
             self.desk = Desk(demo_paths(paths))
             self.desk.set_overrides(base_url=self.sandbox.url, api_key=DEMO_API_KEY)
             seed_demo_groups(self.desk)

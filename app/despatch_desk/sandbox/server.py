@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import traceback
+from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
@@ -203,6 +204,7 @@ class SandboxServer:
         *,
         failed_allocation_style: str = "summary",
         allow_remote: bool = False,
+        record_limit: int | None = 100_000,
     ) -> None:
         if not allow_remote and not is_loopback_host(host):
             raise ValueError(
@@ -221,7 +223,8 @@ class SandboxServer:
         self._fault_lock = threading.Lock()
         for f in faults:
             self.add_fault(f)
-        self._requests: list[RecordedRequest] = []
+        # Tests read every request; a demo desk runs for a whole shift, so the record is bounded (oldest dropped).
+        self._requests: deque[RecordedRequest] = deque(maxlen=record_limit)
         # What tests assert about allocation PUTs: how many per reference, how many at once.
         self._puts: dict[str, int] = {}
         self._in_flight: dict[str, int] = {}
