@@ -7,6 +7,7 @@
 * success.wav  ~250 ms  bright rising two-tone chime (A5 -> E6, bell-like decay): "allocated"
 * warning.wav  ~350 ms  two short mid-pitch beeps (660 Hz): "already allocated" / in doubt
 * failure.wav  ~450 ms  low buzzy descending double tone (233 -> 175 Hz, harmonic-rich): "problem"
+* group.wav    ~330 ms  three quick rising pure notes (523 -> 659 -> 784 Hz): "the service group changed"
 
 The three differ in pitch, rhythm and timbre, so an operator two metres away can tell them
 apart without looking. Every tone has a short linear fade in and out (no clicks). Output is
@@ -97,7 +98,16 @@ def failure() -> list[float]:
     )
 
 
-SOUNDS = {"success.wav": success, "warning.wav": warning, "failure.wav": failure}
+def group() -> list[float]:
+    pure = (1.0, 0.1)  # soft and round: a notice, not a result
+    return normalise(
+        tone(523.3, 0.080, harmonics=pure) + silence(0.025) + tone(659.3, 0.080, harmonics=pure)
+        + silence(0.025) + tone(784.0, 0.120, harmonics=pure, decay=4.0),
+        peak_dbfs=-4.0,
+    )
+
+
+SOUNDS = {"success.wav": success, "warning.wav": warning, "failure.wav": failure, "group.wav": group}
 
 
 def generate() -> dict[Path, bytes]:

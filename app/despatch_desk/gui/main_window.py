@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QW
 from .. import APP_NAME
 from ..desk import Desk
 from ..present import plural
-from . import dialogs, menus, theme
+from . import dialogs, group_sync, menus, theme
 from .dialogs import HINT, CloseChoice
 from .jobs import runner_for
 from .scan_controller import ScanController
@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
         self.sounds = sounds or SoundPlayer(enabled=desk.settings.sounds)
         self.runner = runner_for(desk)
         self.controller = ScanController(desk, self.runner, self.current_group, parent=self)
+        self.group_sync = group_sync.attach(self)  # the account's groups, fetched in the background
         self._closing: CloseChoice | None = None
         self._close_now = False
         self._close_deadline: QTimer | None = None
@@ -235,10 +236,7 @@ class MainWindow(QMainWindow):
         self._set_sounds_checked(settings.sounds)
         self.runner.set_max_parallel(settings.max_parallel)
         self.scan_field.set_auto_submit_ms(settings.auto_submit_ms)
-        self.group_row.set_groups(settings.service_groups, settings.last_group)
-        menus.group_shortcuts(self, settings.service_groups)
-        if settings.service_groups and self.current_group() != settings.last_group:
-            self._remember_group(self.current_group())
+        group_sync.show_groups(self)
         banner, colours, title = environment_mark(self.desk.environment_label, self.desk.base_url,
                                                   self.mode is Mode.DEMO)
         if banner:
@@ -265,8 +263,7 @@ class MainWindow(QMainWindow):
     def _on_group_changed(self, code: str) -> None:
         if code:
             self._remember_group(code)
-            group = self.desk.settings.group(code)
-            self.statusBar().showMessage(f"Service group: {group.display if group else code}", 4000)
+            group_sync.announce_group(self)
         self._readiness_changed()
 
     def _remember_group(self, code: str) -> None:
@@ -294,6 +291,7 @@ class MainWindow(QMainWindow):
         check = ReadinessCheck(self.desk, self.runner, self)
         check.finished.connect(lambda: self._ready_checked(check))
         check.start()
+        self.group_sync.start()
         self.controller.refresh_in_doubt()
 
     def _ready_checked(self, check: ReadinessCheck) -> None:
@@ -358,6 +356,7 @@ class MainWindow(QMainWindow):
 
         dialog = SettingsDialog(self.desk, self)
         dialog.settings_changed.connect(self.on_settings_changed)
+        dialog.settings_changed.connect(lambda: self.group_sync.start(force=True))  # perhaps a new key
         try:
             dialog.exec()
         finally:

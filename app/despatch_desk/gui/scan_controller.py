@@ -93,6 +93,8 @@ class ScanController(QObject):
         self.notices: list[str] = []              # desk-level problems (the history could not be written)
         self.key_problem: str | None = None       # from the start-up check: no usable key stored
         self.key_refused: str | None = None       # from an outcome: SortedPRO refused the key (until it works)
+        self.no_group_words: str | None = None    # the window's next step when no group can be chosen
+        self.checking_words: str | None = None    # set while the key and groups are being checked
         self.in_doubt_count = 0
         self.in_doubt_checked = False             # counted at least once
         self.last_recheck: in_doubt.RecheckSummary | None = None
@@ -129,13 +131,16 @@ class ScanController(QObject):
     def readiness(self) -> Readiness:
         """Whether the desk can allocate now. No group: scans are not sent (nothing to send them with).
         A missing or refused key: scans still go to the desk, which records the refusal in the history."""
-        if not self.desk.settings.service_groups:
-            return Readiness(False, "No service groups yet: add them in Settings (Ctrl+,).", blocks_scans=True)
+        if not self.group():  # the window's dropdown: the account's groups, else the ones in Settings
+            return Readiness(False, self.no_group_words or "No service groups yet: add them in Settings (Ctrl+,).",
+                             blocks_scans=True)
         problem = check_group_code(self.group())
         if problem:
             return Readiness(False, problem, blocks_scans=True)
         if self.key_problem or self.key_refused:
             return Readiness(False, self.key_problem or self.key_refused or "")
+        if self.checking_words:  # the key is not known to work yet (the start-up listing is on its way)
+            return Readiness(False, self.checking_words)
         return Readiness(True)
 
     def set_key_problem(self, problem: str | None, *, refused: bool = False) -> None:

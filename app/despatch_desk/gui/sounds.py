@@ -18,7 +18,7 @@ from ..settings import resources_dir
 
 log = logging.getLogger("despatch_desk.gui.sounds")
 
-SOUNDS = ("success", "warning", "failure")
+SOUNDS = ("success", "warning", "failure", "group")  # group: the service group was changed
 
 
 class SoundPlayer:

@@ -19,6 +19,7 @@ class Tone(enum.StrEnum):
     SUCCESS = "success"
     WARNING = "warning"
     FAILURE = "failure"
+    GROUP = "group"        # the service group was changed (not a result: no Look plays it)
 
 
 class Shown(enum.StrEnum):
@@ -40,6 +41,7 @@ class Shown(enum.StrEnum):
     UNREACHABLE = OutcomeKind.UNREACHABLE.value
     IN_DOUBT = OutcomeKind.IN_DOUBT.value
     NOT_RECORDED = "not_recorded"   # core: nothing was sent because the history cannot be written
+    GROUP_CHANGED = "group_changed"  # the operator switched the service group: shown until the next scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,8 @@ UNREACHABLE = Look(Shown.UNREACHABLE, "✕", "CANNOT REACH SORTEDPRO", "unreacha
 IN_DOUBT = Look(Shown.IN_DOUBT, "?", "IN DOUBT — DO NOT SHIP", "in doubt", "#4A148C", "#FFFFFF", stripes="#6A1B9A",
                 sound=Tone.FAILURE)
 NOT_RECORDED = Look(Shown.NOT_RECORDED, "■", "NOT READY", "not recorded", "#BF360C", "#FFFFFF", sound=Tone.FAILURE)
+# Deep blue, white text (8.6:1): loud and unlike any result colour, so a stray Ctrl+2 is noticed.
+GROUP_CHANGED = Look(Shown.GROUP_CHANGED, "→", "GROUP", "group changed", "#0D47A1", "#FFFFFF")
 CRASHED = Look(Shown.CRASHED, "✕", "INTERNAL ERROR", "error", "#C62828", "#FFFFFF", sound=Tone.FAILURE)
 
 _BY_KIND = {
@@ -93,7 +97,8 @@ _BY_KIND = {
 }
 
 _BY_KEY: dict[str, Look] = {look.key.value: look for look in (
-    IDLE, NOT_READY, QUEUED, ALLOCATING, DUPLICATE, CANCELLED, CLOSING, NOT_RECORDED, CRASHED, *_BY_KIND.values())}
+    IDLE, NOT_READY, QUEUED, ALLOCATING, DUPLICATE, CANCELLED, CLOSING, NOT_RECORDED, CRASHED, GROUP_CHANGED,
+    *_BY_KIND.values())}
 
 
 def look_for(kind: OutcomeKind | Shown | str) -> Look:
@@ -108,4 +113,5 @@ SANDBOX_BANNER = ("#0D47A1", "#FFFFFF", None)
 CUSTOM_BANNER = ("#37474F", "#FFFFFF", None)
 PRODUCTION_TAG = ("#1B5E20", "#FFFFFF", None)
 FIRST_RUN = ("#FFF8E1", "#1A1A1A", None)
+GROUP_WARNING = ("#FFE0B2", "#7F2704", None)        # a configured group the account does not have
 ATTENTION = ("#FFEBEE", "#8E0000", None)

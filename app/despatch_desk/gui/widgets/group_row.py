@@ -1,12 +1,17 @@
-"""The service-group row: the big group choice, its shortcuts hint, the PRODUCTION tag, the sounds switch."""
+"""The service-group row: the big group choice, its shortcuts hint, the PRODUCTION tag, the sounds switch.
+
+Below it, a warning line when a group configured in Settings is not in the SortedPRO account: it is
+flagged before anyone scans with it. The choice is large (readable from the bench) and always shown.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ...service_groups import OfferedGroup
 from ...settings import ServiceGroupConfig
 from .. import theme
 from .banner import button
@@ -19,8 +24,8 @@ class GroupRow(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.label = QLabel("Service &group:", self)
-        big = scaled_font(self.label.font(), 1.35)
-        self.label.setFont(big)
+        self.label.setFont(scaled_font(self.label.font(), 1.35))
+        big = scaled_font(self.label.font(), 1.6, bold=True)  # the active group: read from the bench
         self.combo = QComboBox(self)
         self.combo.setObjectName("groupCombo")
         self.combo.setFont(big)
@@ -43,17 +48,31 @@ class GroupRow(QWidget):
         self.sounds_button = button("", "Sounds on or off", self)
         self.sounds_button.setCheckable(True)
         self.sounds_button.setToolTip("Ctrl+Shift+S switches sounds on and off")
-        layout = QHBoxLayout(self)
+        self.warning = QLabel(self)
+        self.warning.setObjectName("groupWarning")
+        self.warning.setTextFormat(Qt.TextFormat.PlainText)  # group codes come from the settings and the server
+        self.warning.setWordWrap(True)
+        bg, fg, _ = theme.GROUP_WARNING
+        self.warning.setStyleSheet(f"background: {bg}; color: {fg}; font-weight: bold; padding: 4px 8px;"
+                                   " border-radius: 3px;")
+        self.warning.hide()
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setSpacing(4)
+        layout = QHBoxLayout()
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.label, self.combo, hint):
             layout.addWidget(widget)
         layout.addStretch(1)
         layout.addWidget(self.env_tag)
         layout.addWidget(self.sounds_button)
+        outer.addLayout(layout)
+        outer.addWidget(self.warning)
         self._count = 0
         self.combo.currentIndexChanged.connect(lambda _i: self.group_changed.emit(self.current()))
 
-    def set_groups(self, groups: Sequence[ServiceGroupConfig], chosen: str | None) -> None:
+    def set_groups(self, groups: Sequence[ServiceGroupConfig | OfferedGroup], chosen: str | None, *,
+                   empty_words: str = "No service groups: add them in Settings (Ctrl+,)") -> None:
         """Fill the choice (numbered 1…9 for the Ctrl+digit shortcuts) without announcing a change."""
         combo = self.combo
         combo.blockSignals(True)
@@ -61,12 +80,22 @@ class GroupRow(QWidget):
         for i, group in enumerate(groups):
             combo.addItem(f"{f'{i + 1}  ' if i < 9 else '    '}{group.display}", group.code)
         if not groups:
-            combo.addItem("No service groups: add them in Settings (Ctrl+,)", "")
+            combo.addItem(empty_words, "")
         combo.setEnabled(bool(groups))
         index = combo.findData(chosen) if chosen else -1
         combo.setCurrentIndex(max(index, 0))
         combo.blockSignals(False)
         self._count = len(groups)
+
+    def set_warning(self, text: str) -> None:
+        """A configured group the account lacks ("" hides the line)."""
+        self.warning.setText(f"⚠ {text}" if text else "")
+        self.warning.setVisible(bool(text))
+
+    def current_display(self) -> str:
+        """The chosen group as the operator reads it (without its 1…9 number)."""
+        text = self.combo.currentText() if self.current() else ""
+        return text[3:].strip() if text[:1].isdigit() else text.strip()
 
     def current(self) -> str:
         return self.combo.currentData() or ""
