@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ __all__ = ["BatchInput", "BatchLine", "BatchResult", "BatchRunner", "parse_batch
 MAX_BATCH_LINES = 100_000          # a file beyond this is refused in plain words, not read into memory whole
 _HEADER_WORDS = ("reference", "consignment", "ref")
 _DELIMITERS = ",;\t|"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,10 @@ class BatchInputError(ValueError):
 
 def _split_rows(text: str) -> tuple[list[list[str]], int | None]:
     """Rows of cells, and the CSV delimiter's column count hint (None: plain lines)."""
-    lines = text.splitlines()
+    # Not str.splitlines(): it also splits on GS/RS/FS, which scanners put *inside* a scan.
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
     if len(lines) > MAX_BATCH_LINES:
         raise BatchInputError(f"That list has {len(lines):,} lines; a batch takes at most {MAX_BATCH_LINES:,}. "
                               "Split it into smaller files.")
