@@ -11,7 +11,8 @@ import logging
 import threading
 from dataclasses import replace
 from datetime import datetime
-from . import api
+from typing import TYPE_CHECKING
+from . import api, details as details_mod, undo
 from .cancel import CancelToken
 from .core import AllocationWorkflow, Outcome, OutcomeKind, RetryPolicy, _StopEventView
 from .credentials import CredentialError, KeyStore
@@ -20,6 +21,9 @@ from .history import History, HistoryError, HistoryRow
 from .reflock import ReferenceLock
 from .references import InvalidReference, parse_reference
 from .settings import Paths, Settings, SettingsStore
+
+if TYPE_CHECKING:
+    from .details import Details
 
 log = logging.getLogger("despatch_desk.desk")
 _DEFAULT_DEADLINE_S = RetryPolicy().scan_deadline_s  # a policy left at this takes the desk's setting
@@ -135,7 +139,8 @@ class Desk:
                     key = self.api_key()
                     try:
                         self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
-                                                           max_connections=max(4, self.settings.max_parallel * 2))
+                                                           max_connections=max(4, self.settings.max_parallel * 2),
+                                                           proxy=self.settings.proxy)
                     except api.ConfigurationError as exc:  # e.g. a key with spaces from DESPATCH_DESK_API_KEY
                         raise DeskNotReady(exc.message) from None
                 self._workflow = AllocationWorkflow(self._client, self._policy(), closing=self.closing)
@@ -153,7 +158,7 @@ class Desk:
 
     # ------------------------------------------------------------------ the scan path
     def allocate(self, raw_scan: str, group: str, *, cancel: CancelToken | None = None,
-                 prior_attempt: bool | None = None) -> Outcome:
+                 prior_attempt: bool | None = None, batch_id: str | None = None) -> Outcome:
         """Allocate one scan and record it. Never raises for anything an operator can cause.
 
         ``cancel``: the scan's token (the GUI makes one per scan from :attr:`closing`); None means a
@@ -168,15 +173,16 @@ class Desk:
             reference = None
         token = (cancel or self.closing).child(timeout=self._policy().scan_deadline_s)
         if reference is None:  # refused on the spot: no network, no lock
-            return self._allocate_recorded(raw_scan, None, group, token, False, None)
+            return self._allocate_recorded(raw_scan, None, group, token, False, None, batch_id)
         try:
             with ReferenceLock(self.paths.data_dir / "locks", reference, token) as lock:
                 if not lock.acquired:
                     return self._lock_not_acquired(raw_scan, reference, group, token)
-                earlier = self._unresolved(reference)
+                # an undo in doubt is not an earlier allocation attempt (its verdict is not this scan's)
+                earlier = [r for r in self._unresolved(reference) if r.action != undo.ACTION]
                 prior = bool(prior_attempt) or bool(earlier) or lock.waited
                 prior_sent_at = max((r.started_at for r in earlier if r.started_at), default=None)
-                outcome = self._allocate_recorded(raw_scan, reference, group, token, prior, prior_sent_at)
+                outcome = self._allocate_recorded(raw_scan, reference, group, token, prior, prior_sent_at, batch_id)
                 self._resolve_earlier(earlier, outcome)
                 return outcome
         except OSError as exc:  # the lock file cannot be made: the data folder is not writable
@@ -185,10 +191,10 @@ class Desk:
                            "Fix the disk, then scan again.", raw_scan=raw_scan)
 
     def _allocate_recorded(self, raw_scan: str, reference: str | None, group: str, token: CancelToken,
-                           prior: bool, prior_sent_at: datetime | None) -> Outcome:
+                           prior: bool, prior_sent_at: datetime | None, batch_id: str | None = None) -> Outcome:
         """Record, then send: the pending row first; if it cannot be written nothing is sent."""
         try:
-            row_id = self._begin(raw_scan, reference, group)
+            row_id = self._begin(raw_scan, reference, group, batch_id=batch_id)
         except HistoryError as exc:
             return Outcome(OutcomeKind.NOT_RECORDED, reference, group,
                            f"The scan history cannot be written ({exc}): nothing was sent. "
@@ -247,16 +253,29 @@ class Desk:
         row = self.history.get(row_id)
         if row is None or not row.reference:
             raise DeskNotReady("That history entry has no consignment reference to check.", OutcomeKind.INVALID_REFERENCE)
+        if row.action == undo.ACTION:
+            return undo.recheck_undo(self, row, cancel=cancel)
         outcome = self.workflow().recheck(row.reference, row.group_code, cancel=cancel, sent_at=row.started_at)
         if outcome.kind is not OutcomeKind.IN_DOUBT:
             self.history.resolve(row_id, outcome)
         return outcome
 
-    def _begin(self, raw_scan: str, reference: str | None, group: str) -> int:
+    # ------------------------------------------------------------------ undo (undo.py) and details (details.py)
+    def undo(self, raw_reference: str, *, include_manifested: bool = False,
+             cancel: CancelToken | None = None) -> Outcome:
+        """Deallocate one consignment, recorded before it is sent and linked to the allocation it undoes."""
+        return undo.undo_recorded(self, raw_reference, include_manifested=include_manifested, cancel=cancel)
+
+    def details(self, reference: str, *, cancel: CancelToken | None = None,
+                row_id: int | None = None) -> "Details":
+        """Price, dates and parcel facts (two looks, never a write); kept on history row ``row_id`` if given."""
+        return details_mod.fetch_and_record(self, reference, cancel=cancel, row_id=row_id)
+
+    def _begin(self, raw_scan: str, reference: str | None, group: str, **row: object) -> int:
         """Write the pending row; :class:`HistoryError` means nothing may be sent."""
         try:
             return self.history.begin(raw_scan, reference, group, workstation=self.settings.workstation,
-                                      environment=self.origin)
+                                      environment=self.origin, **row)
         except HistoryError as exc:
             self.last_history_error = str(exc)
             log.error("history: %s", exc)

@@ -160,16 +160,16 @@ class History:
     # -- writing
     def begin(self, raw_scan: str, reference: str | None, group: str, *, workstation: str = "",
               environment: str = "", started_at: datetime | None = None, action: str = "allocate",
-              batch_id: str | None = None) -> int:
+              batch_id: str | None = None, undoes_id: int | None = None) -> int:
         """Record that a scan is about to be sent; returns the row id to :meth:`finish`.
 
         The row carries this process's id and host name, so another desk opening the history
         knows the row is still being worked on (see :meth:`mark_interrupted`)."""
         cur = self._execute(
             "INSERT INTO attempts (started_at, workstation, environment, raw_scan, reference, group_code, outcome,"
-            " pid, host, action, batch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " pid, host, action, batch_id, undoes_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (_iso(started_at or datetime.now(UTC)), workstation, environment, raw_scan[:200], reference, group,
-             PENDING, os.getpid(), schema.current_host(), action, batch_id),
+             PENDING, os.getpid(), schema.current_host(), action, batch_id, undoes_id),
         )
         return int(cur.lastrowid)
 
@@ -216,6 +216,24 @@ class History:
             (LABEL_PRINTED if printed else LABEL_NOT_PRINTED, printer[:300], fmt[:20],
              _iso(at or datetime.now(UTC)), None if printed else (error or "")[:500], row_id),
         )
+
+    def mark_undone(self, row_id: int, undo_row_id: int) -> None:
+        """The allocation row ``row_id`` was undone by the deallocate row ``undo_row_id``."""
+        self._execute("UPDATE attempts SET undone_by_id=? WHERE id=?", (undo_row_id, row_id))
+
+    def record_details(self, row_id: int, *, price_net: float | None, price_gross: float | None,
+                       price_currency: str | None, expected_delivery: str | None) -> None:
+        """Price and expected delivery fetched after the allocation (a follow-up); None keeps what is there."""
+        self._execute(
+            "UPDATE attempts SET price_net=COALESCE(?, price_net), price_gross=COALESCE(?, price_gross),"
+            " price_currency=COALESCE(?, price_currency), expected_delivery=COALESCE(?, expected_delivery) WHERE id=?",
+            (price_net, price_gross, price_currency, expected_delivery, row_id))
+
+    def last_undoable(self) -> HistoryRow | None:
+        """The newest allocation on this desk that has not been undone (what "Undo last allocation" means)."""
+        rows = self._rows("SELECT * FROM attempts WHERE action='allocate' AND outcome=? AND undone_by_id IS NULL"
+                          " ORDER BY id DESC LIMIT 1", (OutcomeKind.ALLOCATED.value,))
+        return rows[0] if rows else None
 
     def latest_allocated(self, reference: str) -> HistoryRow | None:
         """The newest row that allocated ``reference`` (its label is recorded there), or None."""

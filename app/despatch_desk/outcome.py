@@ -26,6 +26,8 @@ class OutcomeKind(enum.StrEnum):
     UNREACHABLE = "unreachable"
     IN_DOUBT = "in_doubt"
     NOT_RECORDED = "not_recorded"  # the pending row could not be written, so nothing was sent
+    DEALLOCATED = "deallocated"    # an undo: SortedPRO holds the consignment unallocated again
+    NOT_DEALLOCATED = "not_deallocated"  # an undo refused (state, Manifested without consent, server)
 
     @property
     def label(self) -> str:
@@ -41,6 +43,8 @@ _KIND_LABELS = {
     OutcomeKind.UNREACHABLE: "SortedPRO unreachable",
     OutcomeKind.IN_DOUBT: "In doubt",
     OutcomeKind.NOT_RECORDED: "Not sent: history unavailable",
+    OutcomeKind.DEALLOCATED: "Undone",
+    OutcomeKind.NOT_DEALLOCATED: "Not undone",
 }
 
 
@@ -67,6 +71,7 @@ class Outcome:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     duration_ms: float = 0.0
     attempts: int = 0
+    details: Any = None  # a details.Details (price, dates, parcel facts) once a follow-up fetched them
 
     @property
     def ok(self) -> bool:
@@ -75,7 +80,7 @@ class Outcome:
     @property
     def needs_attention(self) -> bool:
         """Errors stay on screen until acknowledged."""
-        return self.kind is not OutcomeKind.ALLOCATED
+        return self.kind not in (OutcomeKind.ALLOCATED, OutcomeKind.DEALLOCATED)
 
     @property
     def service_text(self) -> str:
@@ -90,6 +95,9 @@ class Outcome:
         data["tracking_references"] = list(self.tracking_references)
         data["started_at"] = self.started_at.isoformat()
         data["duration_ms"] = round(self.duration_ms, 1)
+        data.pop("details", None)
+        if self.details is not None:  # only the fields SortedPRO gave (see details.Details.to_json)
+            data.update(self.details.to_json())
         return data
 
 

@@ -487,6 +487,19 @@ class SandboxServer:
         with self._req_lock:
             return self._puts.get(reference.upper(), 0)
 
+    def deallocate_puts_for(self, reference: str) -> int:
+        """``PUT /consignments/{ref}/deallocate`` requests received for ``reference`` (whatever became of them).
+        Deallocate faults: ``Fault(name, any_request=True, match="/deallocate")`` with drop-after-commit,
+        server-error-after-commit (done, answer lost), server-error, html-502, drop-before-commit (not done)."""
+        ref = reference.upper()
+        return sum(1 for r in self.recorded() if r.method == "PUT"
+                   and [p.upper() for p in r.path.strip("/").split("/")] == ["CONSIGNMENTS", ref, "DEALLOCATE"])
+
+    def deallocations_for(self, reference: str) -> int:
+        """Deallocations the sandbox performed for ``reference``."""
+        with self.store.lock:
+            return self.store.deallocations.get(reference.upper(), 0)
+
     def most_puts_in_flight(self, reference: str) -> int:
         """The most allocation PUTs for ``reference`` that were being handled at the same moment."""
         with self._req_lock:

@@ -122,6 +122,7 @@ class SandboxStore:
         self._consignments: dict[str, dict] = {}
         self._expected: dict[str, str | None] = {}
         self._tokens: dict[str, str] = {}  # reference -> token of a pending (202) allocation
+        self.deallocations: dict[str, int] = {}  # reference -> deallocations performed (tests count them)
         self._timers: set[threading.Timer] = set()
         self._seq = 0
         self._generated = 0
@@ -530,6 +531,8 @@ class SandboxStore:
             self._clear_allocation(c)
             c["FailedAllocation"] = None
             c["ConsignmentState"] = "Unallocated"
+            key = reference.upper()
+            self.deallocations[key] = self.deallocations.get(key, 0) + 1
 
     # -- labels ---------------------------------------------------------------------------------
     def label(self, reference: str, fmt: str, dpi: int | None) -> tuple[bytes, str]:
