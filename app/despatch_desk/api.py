@@ -21,7 +21,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from . import bounded
+from . import bounded, proxy as proxies
 from .cancel import Cancelled, CancelToken
 from .rate_gate import RateGate
 from .errors import EXIT_KEY, EXIT_NOT_DONE, EXIT_UNREACHABLE, EXIT_USAGE, DeskError
@@ -240,6 +240,7 @@ class SortedProClient:
         transport: httpx.BaseTransport | None = None,
         user_agent: str | None = None,
         max_connections: int = 8,
+        proxy: str | None = None,  # the proxy setting: "system" (None), "none" or http://…; see proxy.py
     ) -> None:
         from . import __version__
 
@@ -260,8 +261,14 @@ class SortedProClient:
         secure = urlsplit(self.base_url).scheme == "https"
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         verify = _ssl_context() if secure and transport is None else True
+        try:
+            self.proxy = proxies.route_for(self.base_url, proxy) if transport is None else proxies.ProxyRoute("none")
+        except proxies.ProxyProblem as exc:
+            raise ConfigurationError(exc.message) from None
         if transport is None:
-            transport = bounded.BoundedTransport(verify=verify, limits=limits)
+            log.info("%s: %s", self.origin, self.proxy.describe())  # which proxy is in use, never its password
+            transport = bounded.BoundedTransport(verify=verify, limits=limits, proxy_url=self.proxy.url,
+                                                 proxy_auth=self.proxy.auth)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers=headers,
@@ -375,10 +382,16 @@ class SortedProClient:
                     raise InDoubt(f"The desk stopped waiting for {self.origin}'s answer.", cancelled=True) from None
                 raise NotSent(f"The desk stopped before the request to {self.origin} was sent.", cancelled=True) from None
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-                raise NotSent(f"Could not connect to {self.origin} ({self._reason(exc)}). Nothing was sent.") from None
+                raise self._not_sent(exc) from None
+            except httpx.ProxyError as exc:  # the proxy would not open the tunnel: nothing reached SortedPRO
+                raise NotSent(self.proxy.refused_words(str(exc), self.origin)) from None
             except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+                if not call.sent:  # a proxy stalled on the CONNECT: no byte went into the tunnel
+                    raise self._not_sent(exc) from None
                 raise InDoubt(f"{self.origin} did not answer in time ({self._reason(exc)}).") from None
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, httpx.CloseError) as exc:
+                if not call.sent:  # a proxy dropped the CONNECT
+                    raise self._not_sent(exc) from None
                 raise InDoubt(f"The connection to {self.origin} dropped before the answer arrived "
                               f"({self._reason(exc)}).") from None
             except httpx.UnsupportedProtocol:
@@ -405,6 +418,9 @@ class SortedProClient:
             raise self._unexpected(answer, f"{self.origin} sent an answer larger than {cap >> 20} MiB; "
                                            "it was not read.")
         return answer
+
+    def _not_sent(self, exc: BaseException) -> NotSent:
+        return NotSent(f"Could not connect to {self.origin}{self.proxy.via} ({self._reason(exc)}). Nothing was sent.")
 
     def _reason(self, exc: BaseException) -> str:
         text = str(exc).strip().rstrip(".") or type(exc).__name__  # it goes inside our own sentence

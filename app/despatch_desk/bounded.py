@@ -12,6 +12,11 @@ answer on the same keep-alive connection (a desynchronised connection then repor
 result). :class:`SlicedStream` counts what it received per request; the client tells it where the
 answer ended (:meth:`SlicedStream.answer_done`), and a stream with bytes left over reports itself
 readable, which httpcore's pool treats as "server closed it": the connection is dropped, never reused.
+
+Through a company proxy (:mod:`despatch_desk.proxy`) the pool is httpcore's ``HTTPProxy`` on the same
+backend, so the CONNECT, the TLS handshake inside the tunnel and the request are all sliced alike. Bytes
+written to the proxy itself (the CONNECT) do not count as sent: only after the tunnel's TLS handshake can a
+byte reach SortedPRO, so a proxy that refuses, stalls or drops the CONNECT is "not sent", never "in doubt".
 """
 
 from __future__ import annotations
@@ -111,8 +116,9 @@ def _end(timeout: float | None) -> float | None:
 
 
 class SlicedStream(httpcore.NetworkStream):
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, to_origin: bool = True) -> None:
         self._sock = sock
+        self._to_origin = to_origin  # False: the plain connection to a proxy (its CONNECT reaches no server)
         self._reading = False
         self._received = 0        # bytes received since this request was written
         self._head = bytearray()  # the start of the answer, until its blank line is seen
@@ -161,7 +167,8 @@ class SlicedStream(httpcore.NetworkStream):
             wait = _slice("write", end)
             try:
                 self._sock.settimeout(wait)
-                _mark_sent()  # from the first send on, the request may have reached the server
+                if self._to_origin:
+                    _mark_sent()  # from the first send on, the request may have reached the server
                 sent = self._sock.send(view)
             except (TimeoutError, ssl.SSLWantWriteError):
                 continue
@@ -219,7 +226,12 @@ def _readable(sock: socket.socket) -> bool:
 
 
 class SlicedBackend(httpcore.NetworkBackend):
-    """httpcore's sync backend, with connects, reads and writes in slices (see the module doc)."""
+    """httpcore's sync backend, with connects, reads and writes in slices (see the module doc).
+
+    ``to_proxy``: every TCP connection goes to a proxy; only the TLS tunnel inside it reaches the origin."""
+
+    def __init__(self, *, to_proxy: bool = False) -> None:
+        self._to_proxy = to_proxy
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
                     socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
@@ -248,7 +260,7 @@ class SlicedBackend(httpcore.NetworkBackend):
                 if error:
                     raise httpcore.ConnectError(_strerror(error))
                 sock.setblocking(True)
-                return SlicedStream(sock)
+                return SlicedStream(sock, to_origin=not self._to_proxy)
             except (httpcore.ConnectTimeout, CallCancelled):
                 sock.close()
                 raise
@@ -283,20 +295,27 @@ def _strerror(error: int) -> str:
 
 
 class BoundedTransport(httpx.HTTPTransport):
-    """httpx's transport on :class:`SlicedBackend` (HTTP/1.1 only, no proxies: the client trusts no env)."""
+    """httpx's transport on :class:`SlicedBackend` (HTTP/1.1 only). No proxy from the environment (the
+    client trusts no env): ``proxy_url`` (``http://host:port``, credentials apart in ``proxy_auth``) is the
+    one the desk chose; HTTPS then goes through it as a CONNECT tunnel (see the module doc)."""
 
-    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits) -> None:
+    def __init__(self, *, verify: ssl.SSLContext | bool, limits: httpx.Limits, proxy_url: str | None = None,
+                 proxy_auth: tuple[str, str] | None = None) -> None:
         super().__init__(verify=verify, limits=limits, trust_env=False)
         old = self._pool
-        self._pool = httpcore.ConnectionPool(
+        pool: dict[str, Any] = dict(
             ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
             http1=True,
             http2=False,
-            network_backend=SlicedBackend(),
         )
+        if proxy_url is None:
+            self._pool = httpcore.ConnectionPool(**pool, network_backend=SlicedBackend())
+        else:
+            self._pool = httpcore.HTTPProxy(proxy_url=proxy_url, proxy_auth=proxy_auth, **pool,
+                                            network_backend=SlicedBackend(to_proxy=True))
         old.close()
 
 

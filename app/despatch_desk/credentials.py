@@ -229,3 +229,49 @@ def _leaves(backend: object) -> list[object]:
 def _words(exc: Exception) -> str:
     text = str(exc).strip()
     return text[:200] if text else type(exc).__name__
+
+
+PROXY_SERVICE = f"{APP_ID}-proxy"
+
+
+class ProxyPasswords:
+    """Company-proxy passwords in the keyring, never in a file: service ``despatch-desk-proxy``, user name
+    = the proxy's address with its user (``http://alice@proxy.corp:3128``, as in the ``proxy`` setting)."""
+
+    def __init__(self, keystore: KeyStore | None = None) -> None:
+        self._keystore = keystore or KeyStore()
+
+    def get(self, proxy: str) -> str | None:
+        backend = self._keystore._usable_backend()
+        with _lock:
+            try:
+                stored = backend.get_password(PROXY_SERVICE, proxy)
+            except Exception as exc:  # KeyringError, D-Bus and OS errors
+                raise CredentialError(f"the keyring could not be read: {_words(exc)}") from None
+        return stored if isinstance(stored, str) and stored else None
+
+    def set(self, proxy: str, password: str) -> None:
+        if not password or len(password) > MAX_KEY_LENGTH or any(ch in password for ch in "\r\n\x00"):
+            raise CredentialError("A proxy password must be 1 to 1000 characters on one line.")
+        backend = self._keystore._usable_backend()
+        with _lock:
+            try:
+                backend.set_password(PROXY_SERVICE, proxy, password)
+                kept = backend.get_password(PROXY_SERVICE, proxy) == password
+            except Exception as exc:
+                raise CredentialError(f"The proxy password could not be saved in the keyring: {_words(exc)}") from None
+        if not kept:
+            raise CredentialError("The keyring accepted the proxy password but did not keep it. It was not saved.")
+
+    def delete(self, proxy: str) -> bool:
+        import keyring.errors
+
+        backend = self._keystore._usable_backend()
+        with _lock:
+            try:
+                backend.delete_password(PROXY_SERVICE, proxy)
+                return True
+            except keyring.errors.PasswordDeleteError:
+                return False
+            except Exception as exc:
+                raise CredentialError(f"The proxy password could not be removed: {_words(exc)}") from None

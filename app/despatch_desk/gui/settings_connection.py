@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .. import api
+from .. import api, proxy
 from ..credentials import ENV_API_KEY, CredentialError, check_key_format
 from .settings_text import ENVIRONMENT_CHOICES, _Masked, _unmask, keyring_words, plain_api_error, set_status
 
@@ -80,7 +80,12 @@ class ConnectionPage:
         self.test_result_label.setWordWrap(True)
         self.test_result_label.setAccessibleName("Connection test result")
         self.test_result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.proxy_label = QLabel(proxy.describe_setting(self.desk.settings.proxy), page)
+        self.proxy_label.setWordWrap(True)
+        self.proxy_label.setAccessibleName("Proxy in use")
+        self.proxy_label.setTextFormat(Qt.TextFormat.PlainText)
         test_row = QVBoxLayout()
+        test_row.addWidget(self.proxy_label)
         test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignLeft)
         test_row.addWidget(self.test_result_label)
         form.addRow("", test_row)
@@ -210,17 +215,21 @@ class ConnectionPage:
             return
         base_url, origin, entered, timeouts = plan
         find_key = self._key_finder(origin, entered)
+        proxy_setting = self.desk.settings.proxy
+        self.proxy_label.setText(proxy.describe_setting(proxy_setting))
 
         def probe() -> str:
             key = find_key()
             try:
-                with api.SortedProClient(base_url, key, timeouts=timeouts, max_connections=2) as client:
+                with api.SortedProClient(base_url, key, timeouts=timeouts, max_connections=2,
+                                         proxy=proxy_setting) as client:  # the test goes the way scans go
+                    route = client.proxy.describe()
                     try:
                         services = client.list_carrier_services()
-                        return f"Connected to {origin}: {len(services)} carrier services."
+                        return f"Connected to {origin}: {len(services)} carrier services. {route}."
                     except (api.NotFound, api.Refused, api.UnexpectedAnswer):
                         groups = client.list_service_groups()
-                        return f"Connected to {origin}: {len(groups)} service groups."
+                        return f"Connected to {origin}: {len(groups)} service groups. {route}."
             except api.ApiError as exc:
                 raise _Masked(exc, key) from None
 
