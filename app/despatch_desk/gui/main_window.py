@@ -33,7 +33,7 @@ from .widgets.panels import FirstRunPanel, InDoubtBar, environment_mark
 from .widgets.problem_stack import ProblemStack
 from .widgets.recent_scans import RecentScansModel, RecentScansView
 from .widgets.result_panel import ResultPanel
-from .widgets.scan_field import ScanField
+from .widgets.scan_field import ScanField, offer_batch
 
 log = logging.getLogger("despatch_desk.gui.window")
 
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         c.recheck_finished.connect(self._rechecked)
         c.readiness_changed.connect(self._readiness_changed)
         self.scan_field.scanned.connect(self.on_scan)
+        self.scan_field.several_scanned.connect(lambda texts: offer_batch(self, texts))  # a paste of several
         self.scan_field.acknowledge.connect(self.acknowledge)
         self.scan_field.group_index_requested.connect(self.select_group_index)
         self.scan_field.group_step_requested.connect(self.step_group)
