@@ -248,8 +248,10 @@ def _empty_words(syncer: GroupSyncer) -> str:
         return "Fetching the service groups from SortedPRO…"
     if syncer.key_refused:
         return "No service groups: SortedPRO refused the API key. " + key_source_words()
-    if syncer.last is not None and syncer.last.reason == "not-asked":
-        return "No service groups yet: add the API key in Settings (Ctrl+,) and they are fetched by themselves."
+    if syncer.last is not None and syncer.last.reason == "not-asked":  # no key, a bad address: say which
+        why = (syncer.last.note or "").removeprefix("The account was not asked: ").split(" Using the groups")[0]
+        return f"{why} The service groups are then fetched by themselves." if why else (
+            "Add the API key in Settings (Ctrl+,): the service groups are then fetched by themselves.")
     if syncer.last is not None and syncer.last.reason == "offline":
         return "No service groups: SortedPRO could not be reached and none are known yet. Add them in Settings (Ctrl+,)."
     return "No service groups yet: add them in Settings (Ctrl+,)."

@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPaintEvent, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontInfo, QFontMetrics, QPainter, QPaintEvent, QPalette, QPen, QResizeEvent
 from PySide6.QtWidgets import QFrame, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...core import Outcome, OutcomeKind
-from ...present import service_text, shown_scan
+from ...present import plain_tooltip, service_text, shown_scan
 from .. import theme
 from ..theme import Look, Shown
 
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from ..tickets import Ticket
 
 IDLE_HINT = "Scan a consignment barcode. Enter or Tab ends a scan."
+
+# The big word and the carrier/service grow with the panel (read from the bench, two metres away):
+# their pixel size is a share of the panel's height, never below the fixed size they had before, and
+# shrunk to fit the width; at the floor a text that still does not fit is elided, in full in its tooltip.
+WORD_HEIGHT_SHARE = 0.13
+SERVICE_OF_WORD = 0.78
+MAX_WORD_PX = 140
+MIN_FIT_PX = 14
 
 
 def scaled_font(base: QFont, scale: float, bold: bool = False) -> QFont:
@@ -70,6 +78,10 @@ class ResultPanel(QFrame):
         self._hint.setFont(scaled_font(base, 1.0 * scale))
         self._labels = (self._word, self._headline, self._reference, self._tracking, self._message,
                         self._extra, self._hint)
+        self._word.setWordWrap(False)  # one line, sized to fit (see _fit_fonts)
+        self._word_base_px = QFontInfo(self._word.font()).pixelSize()
+        self._headline_base_px = QFontInfo(self._headline.font()).pixelSize()
+        self._full_texts: dict[int, str] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(24, 16, 24, 16)
         layout.setSpacing(6)
@@ -194,7 +206,45 @@ class ResultPanel(QFrame):
             self.setPalette(palette)
             self._palette_look = look
         self.setAccessibleDescription(" ".join(t for t in (word, headline, reference, tracking, message) if t))
+        self._full_texts = {id(self._word): word, id(self._headline): headline}
+        self._fit_fonts()
         self.update()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_fonts()
+
+    def _fit_fonts(self) -> None:
+        """Size the word and the service to the panel; shrink a text that would not fit the width."""
+        margins = self.layout().contentsMargins()
+        width = max(1, self.contentsRect().width() - margins.left() - margins.right())
+        word_px = max(self._word_base_px, min(MAX_WORD_PX, round(self.height() * WORD_HEIGHT_SHARE)))
+        service_px = max(self._headline_base_px, round(word_px * SERVICE_OF_WORD))
+        self._fit(self._word, word_px, width, wraps=False)
+        self._fit(self._headline, service_px, width, wraps=True)
+
+    def _fit(self, label: QLabel, px: int, width: int, *, wraps: bool) -> None:
+        text = self._full_texts.get(id(label), label.text())
+        font = QFont(label.font())
+        font.setPixelSize(px)
+        longest = text if not wraps else max(text.split(), key=lambda w: QFontMetrics(font).horizontalAdvance(w),
+                                             default="")
+        advance = QFontMetrics(font).horizontalAdvance(longest)
+        if not wraps and advance > width:  # one line: shrink until it fits (a wrapped text wraps at words)
+            while px > MIN_FIT_PX and QFontMetrics(font).horizontalAdvance(text) > width:
+                px = max(MIN_FIT_PX, min(px - 1, int(px * width / max(1, QFontMetrics(font).horizontalAdvance(text)))))
+                font.setPixelSize(px)
+        elif wraps and advance > width:  # a single word longer than the line: shrink so no word is cut
+            while px > MIN_FIT_PX and QFontMetrics(font).horizontalAdvance(longest) > width:
+                px -= 1
+                font.setPixelSize(px)
+        if label.font() != font:
+            label.setFont(font)
+        metrics = QFontMetrics(font)
+        shown = text if wraps else metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+        if shown != label.text():
+            label.setText(shown)
+        label.setToolTip((plain_tooltip(text) or "") if shown != text else "")
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
