@@ -454,3 +454,33 @@ def test_describe_setting_for_the_settings_page(monkeypatch):
     assert proxy.describe_setting("system") == "Proxy: system (http://u@proxy.corp:3128)"
     route = proxy.route_for("https://api.electioapp.com", "system")
     assert route.auth == ("u", "hidden") and "hidden" not in route.describe() + repr(route)
+
+
+def test_settings_page_shows_the_proxy_and_test_connection_goes_through_it(sandbox, make_proxy, tmp_path, qtbot):
+    from despatch_desk.credentials import SERVICE, KeyStore
+    from despatch_desk.desk import Desk
+    from despatch_desk.gui import jobs
+    from despatch_desk.gui.settings_dialog import SettingsDialog
+    from despatch_desk.settings import Paths, Settings
+    from support import MemoryKeyring
+
+    corp = make_proxy()
+    address = f"http://127.0.0.1:{corp.port}"
+    backend = MemoryKeyring()
+    backend.secrets[(SERVICE, BASE)] = sandbox.api_key
+    settings = Settings(workstation="bench-1", environment="custom", custom_url=BASE, proxy=address)
+    desk = Desk(Paths(tmp_path / "c", tmp_path / "d", tmp_path / "l"), settings=settings,
+                keystore=KeyStore(backend=backend))
+    try:
+        dialog = SettingsDialog(desk)
+        qtbot.addWidget(dialog)
+        assert dialog.proxy_label.text() == f"Proxy: {address}"
+        dialog.test_connection()
+        qtbot.waitUntil(lambda: dialog.test_button.isEnabled(), timeout=15000)
+        text = dialog.test_result_label.text()
+        assert text.startswith(f"✓ Connected to {BASE}: ") and text.endswith(f"Proxy: {address}."), text
+        assert corp.heads and corp.heads[0].startswith(f"CONNECT {HOST}:443 ".encode())
+        assert_no_key_in_heads(corp, sandbox.api_key)
+    finally:
+        qtbot.waitUntil(lambda: jobs.active_jobs() == 0, timeout=15000)
+        desk.close()
