@@ -484,3 +484,24 @@ def test_settings_page_shows_the_proxy_and_test_connection_goes_through_it(sandb
     finally:
         qtbot.waitUntil(lambda: jobs.active_jobs() == 0, timeout=15000)
         desk.close()
+
+
+def test_the_desk_allocates_through_its_proxy_setting_and_refuses_an_unusable_one(sandbox, make_proxy, tmp_path):
+    from despatch_desk.core import OutcomeKind
+    from despatch_desk.desk import Desk
+    from despatch_desk.settings import Paths, Settings
+
+    corp = make_proxy()
+    paths = Paths(tmp_path / "c", tmp_path / "d", tmp_path / "l")
+    desk = Desk(paths, settings=Settings(workstation="bench-1", proxy=f"http://127.0.0.1:{corp.port}"),
+                base_url=BASE, api_key=sandbox.api_key)
+    try:
+        assert desk.allocate(REF, "nextDay").kind is OutcomeKind.ALLOCATED
+        assert desk.client().proxy.url == f"http://127.0.0.1:{corp.port}" and len(corp.heads) == 1
+        desk.settings.proxy = "socks5://proxy.corp:1080"
+        desk.reconfigure()
+        outcome = desk.allocate("EC-000-DSK-002", "nextDay")
+        assert outcome.kind is OutcomeKind.UNREACHABLE and "SOCKS" in outcome.message
+    finally:
+        desk.close()
+    assert sandbox.puts_for(REF) == 1 and sandbox.puts_for("EC-000-DSK-002") == 0

@@ -59,6 +59,10 @@ class ConfigurationError(ApiError):
     exit_code = EXIT_USAGE
 
 
+class ProxyConfigurationError(ConfigurationError):
+    """The proxy setting cannot be used (a password in the file, a SOCKS proxy, ...): see proxy.py."""
+
+
 class NotSent(ApiError):
     """Could not connect: the request never reached SortedPRO, so a retry is safe."""
 
@@ -264,7 +268,7 @@ class SortedProClient:
         try:
             self.proxy = proxies.route_for(self.base_url, proxy) if transport is None else proxies.ProxyRoute("none")
         except proxies.ProxyProblem as exc:
-            raise ConfigurationError(exc.message) from None
+            raise ProxyConfigurationError(exc.message) from None
         if transport is None:
             log.info("%s: %s", self.origin, self.proxy.describe())  # which proxy is in use, never its password
             transport = bounded.BoundedTransport(verify=verify, limits=limits, proxy_url=self.proxy.url,

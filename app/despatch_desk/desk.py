@@ -141,6 +141,8 @@ class Desk:
                         self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
                                                            max_connections=max(4, self.settings.max_parallel * 2),
                                                            proxy=self.settings.proxy)
+                    except api.ProxyConfigurationError as exc:  # an unusable proxy: like an unusable address
+                        raise DeskNotReady(exc.message, OutcomeKind.UNREACHABLE) from None
                     except api.ConfigurationError as exc:  # e.g. a key with spaces from DESPATCH_DESK_API_KEY
                         raise DeskNotReady(exc.message) from None
                 self._workflow = AllocationWorkflow(self._client, self._policy(), closing=self.closing)
