@@ -106,6 +106,8 @@ def _price(raw: Any) -> dict[str, Any]:
 
 
 def _date(value: Any) -> datetime | None:
+    if not isinstance(value, str):  # ISO 8601 is text; a bare number is not a date we can trust
+        return None
     when = _datetime(value)
     if when is None or not 1990 <= when.year <= 2200:
         return None

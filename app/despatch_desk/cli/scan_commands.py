@@ -17,6 +17,8 @@ def register(sub) -> None:
     p.add_argument("-g", "--group", required=True, help="service group code, e.g. nextDay")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("--print", action="store_true", help="print each allocated consignment's labels (exit 5 if one fails)")
+    p.add_argument("--no-details", action="store_true",
+                   help="with --json: skip the two extra looks for price, dates and parcel facts")
     p.add_argument("--base-url", help="API address (default: from settings)")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     batch_commands.add_arguments(p)
@@ -40,8 +42,15 @@ def register(sub) -> None:
     p = sub.add_parser("recheck", help="re-check in-doubt scans against SortedPRO")
     p.add_argument("--base-url")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--retry", action="store_true",
+                   help="allocate again those a look shows not allocated (once the first attempt cannot still "
+                        "take effect): exactly one PUT each")
     p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_recheck)
+
+    from . import undo_commands  # undo and queue live beside the scan commands
+
+    undo_commands.register(sub)
 
 
 def cmd_allocate(args: argparse.Namespace) -> int:
@@ -75,6 +84,8 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         worst = EXIT_OK
         for ref in args.references:
             outcome = desk.allocate(ref, args.group)
+            if args.json and not args.no_details:  # text lines stay as scripts parse them (and the calls as they were)
+                outcome = _with_details(desk, outcome)
             label, label_exit, label_text = (printing_commands.print_after_allocation(desk, labels, outcome)
                                              if labels else (None, EXIT_OK, None))
             if args.json:
@@ -92,6 +103,16 @@ def cmd_allocate(args: argparse.Namespace) -> int:
         return worst
     finally:
         desk.close()
+
+
+def _with_details(desk, outcome):
+    """Price, dates and parcel facts for an allocated consignment (two looks; absent when not given)."""
+    from dataclasses import replace
+
+    if outcome.kind.value not in ("allocated", "already_allocated") or not outcome.reference:
+        return outcome
+    row = desk.history.latest_allocated(outcome.reference) if outcome.ok else None
+    return replace(outcome, details=desk.details(outcome.reference, row_id=row.id if row else None))
 
 
 def cmd_groups(args: argparse.Namespace) -> int:
@@ -166,6 +187,8 @@ def cmd_recheck(args: argparse.Namespace) -> int:
             err("No scans are in doubt.")
             return EXIT_OK
         desk.workflow()  # no key or no address: said once, with its exit code
+        if args.retry:
+            return _recheck_retry(desk, rows, args.json)
         worst = EXIT_OK
         for result in in_doubt.recheck_all(desk, [row.id for row in rows]).results:
             outcome = result.outcome
@@ -186,3 +209,27 @@ def cmd_recheck(args: argparse.Namespace) -> int:
         return worst
     finally:
         desk.close()
+
+
+def _recheck_retry(desk, rows, as_json: bool) -> int:
+    """``recheck --retry``: look; allocate again those the look shows not allocated (one PUT each)."""
+    from .. import queue
+
+    worst = EXIT_OK
+    for result in queue.retry_all(desk, [row.id for row in rows]):
+        final = result.final
+        if final is None:
+            if as_json:
+                out(json.dumps({"id": result.row_id, "reference": result.reference, "outcome": "in_doubt",
+                                "error": result.error}, ensure_ascii=False))
+            else:
+                out(f"??? {result.reference or f'row {result.row_id}'}  Not checked: {result.error}")
+            worst = max(worst, EXIT_UNREACHABLE)
+            continue
+        if as_json:
+            out(json.dumps({"id": result.row_id, "retried": result.allocated is not None, **final.to_dict()},
+                           ensure_ascii=False))
+        else:
+            out(("(allocated again) " if result.allocated is not None else "") + outcome_line(final))
+        worst = max(worst, exit_code_of_kind(final.kind))
+    return worst
