@@ -15,7 +15,7 @@ import io
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .core import Outcome, OutcomeKind
@@ -250,3 +250,33 @@ class BatchRunner:
             self.results.append(result)
             if self.on_result is not None:
                 self.on_result(result)
+
+
+# --------------------------------------------------------------------------- export
+
+BATCH_CSV_COLUMNS = ("line", "reference", "state", "carrier_and_service", "price", "tracking", "message")
+
+
+def write_batch_csv(rows: Iterable[Sequence[object]], path: str) -> int:
+    """Rows (in :data:`BATCH_CSV_COLUMNS` order) to ``path`` as UTF-8 CSV with a BOM, written to a part
+    file first; every cell goes through the history export's formula guard (a scanned ``=cmd|…``
+    must not run when a spreadsheet opens the file). Returns the row count; OSError on a bad path."""
+    from pathlib import Path
+
+    from .history import _csv_safe  # the one formula guard, shared with the history's CSV
+
+    target = Path(path)
+    part = target.with_name(target.name + ".part")
+    count = 0
+    try:
+        with open(part, "w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(BATCH_CSV_COLUMNS)
+            for row in rows:
+                writer.writerow([_csv_safe(value) for value in row])
+                count += 1
+        part.replace(target)
+    except OSError:
+        part.unlink(missing_ok=True)
+        raise
+    return count

@@ -10,6 +10,7 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from .. import APP_NAME
 from ..settings import ServiceGroupConfig
+from . import batch_window, command_dispatch
 
 if TYPE_CHECKING:
     from .main_window import MainWindow
@@ -21,6 +22,7 @@ def build(w: MainWindow) -> None:
     file_menu = bar.addMenu("&File")
     w.settings_action = _action(w, "&Settings…", "Ctrl+,", w.open_settings, file_menu)
     w.history_action = _action(w, "&History…", "Ctrl+H", w.open_history, file_menu)
+    w.batch_action = _action(w, "&Batch…", "Ctrl+B", lambda: batch_window.open_batch(w), file_menu)
     file_menu.addSeparator()
     w.quit_action = _action(w, "&Quit", "Ctrl+Q", w.close, file_menu)
     w.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
@@ -42,6 +44,8 @@ def build(w: MainWindow) -> None:
     w.addAction(w.sounds_action)
     help_menu = bar.addMenu("&Help")
     _action(w, "&Keyboard shortcuts", "F1", w.show_shortcuts, help_menu)
+    w.command_sheet_action = _action(w, "Print &command sheet…", None, lambda: command_dispatch.save_command_sheet(w),
+                                     help_menu)
     about = _action(w, f"&About {APP_NAME}", None, w.show_about, help_menu)
     about.setMenuRole(QAction.MenuRole.AboutRole)
 

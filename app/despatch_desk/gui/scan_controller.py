@@ -36,6 +36,7 @@ from ..core import Outcome, OutcomeKind, check_group_code
 from ..desk import Desk
 from ..errors import explain
 from ..references import InvalidReference, parse_reference
+from . import command_dispatch
 from .jobs import Job, JobRunner, Lane
 from .startup import InDoubtCount
 from .theme import Shown, Tone
@@ -155,6 +156,8 @@ class ScanController(QObject):
     # ------------------------------------------------------------------ scanning
     def submit_scan(self, text: str, *, batch: str | None = None) -> Ticket:
         """Decide what to do with one scan and start it. GUI thread, microseconds."""
+        if batch is None and command_dispatch.is_command(text):  # DD:…: never a reference, never sent or recorded
+            return command_dispatch.dispatch(self, text)  # type: ignore[return-value]
         group = self.group()
         ticket = Ticket(next(self._ids), text, group, ScanDecision.QUEUED, batch=batch, quiet=batch is not None)
         if not self.runner.accepting:
