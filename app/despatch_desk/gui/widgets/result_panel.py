@@ -29,7 +29,7 @@ IDLE_HINT = "Scan a consignment barcode. Enter or Tab ends a scan."
 # The big word and the carrier/service grow with the panel (read from the bench, two metres away):
 # their pixel size is a share of the panel's height, never below the fixed size they had before, and
 # shrunk to fit the width; at the floor a text that still does not fit is elided, in full in its tooltip.
-WORD_HEIGHT_SHARE = 0.13
+WORD_HEIGHT_SHARE = 0.165
 SERVICE_OF_WORD = 0.78
 MAX_WORD_PX = 140
 MIN_FIT_PX = 14
