@@ -141,10 +141,11 @@ def test_follow_ups_run_after_an_allocation_and_update_the_ticket(qtbot, make_de
     assert len(status_calls) == 1
 
 
-def test_production_registers_no_follow_ups():
+def test_production_registers_only_the_label_follow_up():
+    from despatch_desk.gui import label_follow_up
     from despatch_desk.gui.scan_controller import FOLLOW_UPS
 
-    assert len(FOLLOW_UPS) == 0
+    assert len(FOLLOW_UPS) == 1 and FOLLOW_UPS.get("label") is label_follow_up.LABEL_FOLLOW_UP
 
 
 # --------------------------------------------------------------------------- the one re-check policy

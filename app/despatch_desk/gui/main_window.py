@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QW
 from .. import APP_NAME
 from ..desk import Desk
 from ..present import plural
-from . import dialogs, group_sync, menus, theme
+from . import dialogs, group_sync, label_follow_up, menus, theme
 from .dialogs import HINT, CloseChoice
 from .jobs import runner_for
 from .scan_controller import ScanController
@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         self._build()
         menus.build(self)
         self._connect()
+        self.labels = label_follow_up.WindowLabels(self)  # Reprint (Ctrl+P); registers auto-print on import
         self.reload_settings()
         QTimer.singleShot(0, self.startup_checks)
 
@@ -198,7 +199,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def _show_problems(self) -> None:
         shown = self.result_panel.ticket_id
-        problems = [t for t in self.controller.problems() if t.id != shown]
+        problems = [t for t in self.controller.problems() if t.id != shown or t.follow_up_problem]
         self.attention.show_problems(problems, self.controller.notices)
 
     @Slot()

@@ -29,6 +29,7 @@ def build(w: MainWindow) -> None:
     scan_menu = bar.addMenu("&Scan")
     _action(w, "&Acknowledge result", "Esc", w.acknowledge, scan_menu)
     w.recheck_action = _action(w, "&Re-check in-doubt scans", "Ctrl+R", w.recheck_in_doubt, scan_menu)
+    w.reprint_action = _action(w, "Reprin&t label", "Ctrl+P", lambda: w.labels.reprint(), scan_menu)
     _action(w, "Go to recent &list", "Ctrl+L", w.focus_recent, scan_menu)
     _action(w, "Choose service &group…", "Ctrl+G", w.focus_groups, scan_menu)
     _action(w, "Back to the scan &field", "F2", w.focus_scan, scan_menu)

@@ -15,7 +15,9 @@ Policies kept here, once:
   ``ticket_changed`` signal updates every place that shows it;
 * batches are quiet: no sound and no panel per row, one ``batch_finished`` at the end;
 * follow-ups (labels, price, delivery date later) hang off an allocated outcome and run on the
-  follow-up lane: see :class:`FollowUpRegistry`. Production registers none yet.
+  follow-up lane: see :class:`FollowUpRegistry`; a batch's run one row at a time, in row order; a
+  follow-up result with problem words (LABEL NOT PRINTED) stays in :meth:`problems` until Esc.
+  Production registers the label follow-up (``gui/label_follow_up.py``).
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ class ScanController(QObject):
 
     def problems(self) -> list[Ticket]:
         """Unacknowledged problems, oldest first (quiet batch rows are summed up by their batch)."""
-        return [t for t in self.tickets() if t.is_problem and not t.acknowledged and not t.quiet]
+        return [t for t in self.tickets() if t.needs_acknowledgement and not t.acknowledged
+                and (not t.quiet or t.follow_up_problem is not None)]  # a batch row's missing label too
 
     def in_flight(self) -> int:
         return sum(1 for t in self._tickets.values() if t.job_id is not None and not t.settled)
@@ -304,7 +307,10 @@ class ScanController(QObject):
             self.set_key_problem(outcome.message, refused=True)
         elif outcome.ok and self.key_refused:
             self.set_key_problem(None, refused=True)
-        self._start_follow_ups(ticket)
+        if ticket.batch:
+            self._start_batch_follow_ups(ticket.batch)
+        else:
+            self._start_follow_ups(ticket)
 
     def _crashed(self, ticket_id: int, exc: BaseException) -> None:
         ticket = self.ticket(ticket_id)
@@ -384,7 +390,7 @@ class ScanController(QObject):
         keep: list[int] = []
         for tid in self._order:
             t = self._tickets[tid]
-            if excess > 0 and t.settled and tid != self.latest_id and (not t.is_problem or t.acknowledged) \
+            if excess > 0 and t.settled and tid != self.latest_id and (not t.needs_acknowledgement or t.acknowledged) \
                     and not (t.batch and not all(x.settled for x in self.batch_tickets(t.batch))):
                 del self._tickets[tid]
                 if t.job_id is not None:
@@ -395,33 +401,79 @@ class ScanController(QObject):
         self._order = keep
 
     # ------------------------------------------------------------------ follow-ups
-    def _start_follow_ups(self, ticket: Ticket) -> None:
+    def _start_follow_ups(self, ticket: Ticket, chosen: list[FollowUp] | None = None) -> list[str]:
+        """Start ``chosen`` (default: every follow-up that applies and is wanted); the names refused."""
         outcome = ticket.outcome
+        ticket.follow_ups_started = True
         if outcome is None:
-            return
-        for follow_up in self.follow_ups.matching(outcome):
-            ticket.follow_ups[follow_up.name] = FollowUpResult(follow_up.name, Phase.WAITING)
+            return []
+        refused: list[str] = []
+        touched = False
+        for follow_up in chosen if chosen is not None else self.follow_ups.matching(outcome, self.desk):
+            name, touched = follow_up.name, True
             job = Job(fn=lambda token, f=follow_up, o=outcome: f.run(self.desk, o, token), lane=Lane.FOLLOW_UP,
-                      group=ticket.batch, name=f"{follow_up.name} {ticket.reference}",
-                      on_result=lambda value, tid=ticket.id, n=follow_up.name: self._follow_up_done(tid, n, value),
-                      on_error=lambda exc, tid=ticket.id, n=follow_up.name: self._follow_up_done(
-                          tid, n, None, explain(exc)),
-                      on_dropped=lambda tid=ticket.id, n=follow_up.name: self._follow_up_done(
+                      keys=(f"{name}:{ticket.reference}",), group=ticket.batch, name=f"{name} {ticket.reference}",
+                      on_result=lambda value, tid=ticket.id, n=name: self._follow_up_done(tid, n, value),
+                      on_error=lambda exc, tid=ticket.id, n=name: self._follow_up_done(tid, n, None, explain(exc)),
+                      on_dropped=lambda tid=ticket.id, n=name: self._follow_up_done(
                           tid, n, None, "cancelled", Phase.DROPPED), receiver=self)
             if self.runner.submit(job) is None:
-                ticket.follow_ups[follow_up.name] = FollowUpResult(follow_up.name, Phase.DROPPED,
-                                                                   error="the desk is closing")
-        if ticket.follow_ups:
+                refused.append(name)
+                if name not in ticket.follow_ups:  # a run of it already in flight keeps its own words
+                    ticket.follow_ups[name] = FollowUpResult(name, Phase.DROPPED, error="the desk is closing")
+            else:
+                ticket.follow_ups[name] = FollowUpResult(name, Phase.WAITING, words=follow_up.pending)
+        if touched:
             self.ticket_changed.emit(ticket.id)
+        return refused
+
+    def _start_batch_follow_ups(self, batch: str) -> None:
+        """A batch's follow-ups run one row at a time, in row order (labels come out in scan order)."""
+        for row in self.batch_tickets(batch):
+            if not row.settled:
+                return
+            if not row.follow_ups_started:
+                self._start_follow_ups(row)
+            if any(r.phase in (Phase.WAITING, Phase.RUNNING) for r in row.follow_ups.values()):
+                return
+
+    def run_follow_up(self, ticket_id: int, name: str) -> str | None:
+        """Run one follow-up again by hand (Reprint): None when started, else plain words why not."""
+        ticket = self.ticket(ticket_id)
+        follow_up = self.follow_ups.get(name)
+        if ticket is None or ticket.outcome is None or follow_up is None:
+            return "Nothing to run it for."
+        if self.runner.busy((f"{name}:{ticket.reference}",)):
+            return f"Already working on {ticket.reference}."
+        if self._start_follow_ups(ticket, [follow_up]):
+            return "The desk is closing."
+        return None
 
     def _follow_up_done(self, ticket_id: int, name: str, value: Any, error: str | None = None,
                         phase: Phase | None = None) -> None:
         ticket = self.ticket(ticket_id)
         if ticket is None:
             return
-        ticket.follow_ups[name] = FollowUpResult(name, phase or (Phase.CRASHED if error else Phase.DONE), value, error)
+        follow_up = self.follow_ups.get(name)
+        words, problem = "", None
+        if follow_up is not None and follow_up.report is not None and error is None:
+            try:
+                words, problem = follow_up.report(value)
+            except Exception as exc:  # a broken report must not hide the result
+                log.exception("follow-up %s: report failed", name)
+                error = explain(exc)
+        ticket.follow_ups[name] = FollowUpResult(name, phase or (Phase.CRASHED if error else Phase.DONE), value, error,
+                                                 words, problem, follow_up.problem_look if follow_up else None)
+        if problem:  # a new problem (the parcel has no label): a person must see it, even after an earlier Esc
+            ticket.acknowledged = False
+            if not ticket.quiet:
+                self.tone_requested.emit(Tone.FAILURE)
         self.ticket_changed.emit(ticket_id)
         self.follow_up_finished.emit(ticket_id, name)
+        if problem:
+            self.problems_changed.emit()
+        if ticket.batch:
+            self._start_batch_follow_ups(ticket.batch)
 
     # ------------------------------------------------------------------ settings
     def _follow_store(self) -> None:

@@ -45,6 +45,7 @@ from ..settings import ENV_API_URL, Settings, SettingsError
 from .jobs import Job, runner_for
 from .settings_connection import ConnectionPage
 from .settings_groups import GroupsPage
+from .settings_printer import PrinterPage
 from .settings_text import (  # noqa: F401 - GROUPS_REFUSED: tests name the words the dialog shows
     GROUPS_REFUSED,
     set_status,
@@ -52,7 +53,7 @@ from .settings_text import (  # noqa: F401 - GROUPS_REFUSED: tests name the word
 
 log = logging.getLogger("despatch_desk.gui.settings")
 
-class SettingsDialog(ConnectionPage, GroupsPage, QDialog):
+class SettingsDialog(ConnectionPage, GroupsPage, PrinterPage, QDialog):
     """Edits ``desk.settings`` and the stored key; emits :attr:`settings_changed` after a save."""
 
     settings_changed = Signal()
@@ -83,6 +84,7 @@ class SettingsDialog(ConnectionPage, GroupsPage, QDialog):
         self.tabs.addTab(self._build_connection_page(), "&Connection")
         self.tabs.addTab(self._build_groups_page(), "Service &groups")
         self.tabs.addTab(self._build_desk_page(), "&Desk")
+        self.tabs.addTab(self._build_printer_page(), "La&bel printer")
 
         self.problems_label = self._status_label("Problems to fix before saving")
         self.message_label = self._status_label("Save result")
@@ -185,6 +187,7 @@ class SettingsDialog(ConnectionPage, GroupsPage, QDialog):
         self.read_timeout_spin.setValue(settings.read_timeout_s)
         self.parallel_spin.setValue(settings.max_parallel)
         self.auto_submit_spin.setValue(settings.auto_submit_ms)
+        self._load_printer(settings)
         self._update_group_buttons()
 
     def _connect_validation(self) -> None:
@@ -219,6 +222,7 @@ class SettingsDialog(ConnectionPage, GroupsPage, QDialog):
         settings.read_timeout_s = float(self.read_timeout_spin.value())
         settings.max_parallel = self.parallel_spin.value()
         settings.auto_submit_ms = self.auto_submit_spin.value()
+        self._printer_form(settings)
         return settings
 
     def chosen_base_url(self) -> str | None:
@@ -256,6 +260,7 @@ class SettingsDialog(ConnectionPage, GroupsPage, QDialog):
         url_problem = self.url_problem()
         if url_problem:
             problems.append(url_problem)
+        problems += self.printer_problems()
         settings = self.form_settings()
         blank = [g for g in settings.service_groups if not g.code]
         for group in blank:

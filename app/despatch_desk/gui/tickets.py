@@ -44,6 +44,11 @@ class FollowUp:
     name: str
     applies: Callable[[Outcome], bool]
     run: Callable[[Desk, Outcome, CancelToken], Any]
+    wanted: Callable[[Desk], bool] | None = None     # asked when the outcome arrives (e.g. a printer is set up)
+    pending: str = ""                                # what the panel says while it runs ("Printing label…")
+    # (words, problem) for a result: problem words make it stay in the problem stack until Esc.
+    report: Callable[[Any], tuple[str, str | None]] | None = None
+    problem_look: theme.Look | None = None           # the problem stack's look for such a problem
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,9 @@ class FollowUpResult:
     phase: Phase
     value: Any = None
     error: str | None = None   # plain words
+    words: str = ""            # one line for the panel and the recent list
+    problem: str | None = None  # needs a person (the parcel has no label): stays until Esc
+    look: theme.Look | None = None
 
 
 class FollowUpRegistry:
@@ -64,16 +72,20 @@ class FollowUpRegistry:
     def unregister(self, name: str) -> None:
         self._items.pop(name, None)
 
-    def matching(self, outcome: Outcome) -> list[FollowUp]:
-        return [f for f in self._items.values() if _safe_applies(f, outcome)]
+    def matching(self, outcome: Outcome, desk: Desk | None = None) -> list[FollowUp]:
+        return [f for f in self._items.values() if _safe_applies(f, outcome)
+                and (desk is None or f.wanted is None or _safe_applies(f, desk, f.wanted))]
+
+    def get(self, name: str) -> FollowUp | None:
+        return self._items.get(name)
 
     def __len__(self) -> int:
         return len(self._items)
 
 
-def _safe_applies(follow_up: FollowUp, outcome: Outcome) -> bool:
+def _safe_applies(follow_up: FollowUp, subject: Any, predicate: Callable[[Any], bool] | None = None) -> bool:
     try:
-        return bool(follow_up.applies(outcome))
+        return bool((predicate or follow_up.applies)(subject))
     except Exception:
         log.exception("follow-up %s: predicate failed", follow_up.name)
         return False
@@ -99,6 +111,18 @@ class Ticket:
     rechecked: bool = False            # the outcome came from a later re-check
     scanned_at: datetime = field(default_factory=datetime.now)
     follow_ups: dict[str, FollowUpResult] = field(default_factory=dict)
+    follow_ups_started: bool = False   # a batch row's follow-ups wait for the rows before it
+
+    @property
+    def follow_up_problem(self) -> FollowUpResult | None:
+        """The newest follow-up result that needs a person (LABEL NOT PRINTED), if any."""
+        found = [r for r in self.follow_ups.values() if r.problem]
+        return found[-1] if found else None
+
+    @property
+    def needs_acknowledgement(self) -> bool:
+        """Its result, or one of its follow-ups, needs a person (Esc acknowledges both)."""
+        return self.is_problem or self.follow_up_problem is not None
 
     @property
     def state(self) -> Shown:
@@ -147,4 +171,4 @@ class Readiness:
     blocks_scans: bool = False   # True: a scan is not sent at all (no group chosen)
 
 
-FOLLOW_UPS = FollowUpRegistry()   # production follow-ups register here (none yet)
+FOLLOW_UPS = FollowUpRegistry()   # production follow-ups register here (gui/label_follow_up.py: "label")

@@ -112,6 +112,9 @@ class ProblemStack(QFrame):
                 break
             look = ticket.look
             message = ticket.outcome.message if ticket.outcome is not None else ticket.message
+            follow_up = ticket.follow_up_problem  # LABEL NOT PRINTED: the allocation stands, the parcel lacks a label
+            if follow_up is not None:
+                look, message = follow_up.look or look, follow_up.problem or message
             when = local_time(ticket.scanned_at)
             entries.append((look, f"{look.symbol} {look.word}", shown_reference(ticket.reference, ticket.raw),
                             f"{when} · {message}" if when else message))

@@ -117,7 +117,10 @@ class RecentScansModel(QAbstractTableModel):
 
 
 def _message(row: Ticket) -> str:
-    return (row.outcome.message if row.outcome is not None else row.message) or ""
+    message = (row.outcome.message if row.outcome is not None else row.message) or ""
+    # A follow-up's line first (the label: "Printing label…", "… sent to …", "✕ LABEL NOT PRINTED: …").
+    lines = [r.words for r in row.follow_ups.values() if r.words]
+    return " · ".join([*lines, message] if message else lines) if lines else message
 
 
 class RecentScansView(QTableView):

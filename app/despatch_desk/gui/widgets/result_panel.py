@@ -184,6 +184,12 @@ class ResultPanel(QFrame):
         self._extra.setText("\n".join(lines))
         self._extra.setVisible(bool(lines))
 
+    def add_extra_line(self, line: str) -> None:
+        """One more line under the result (an offer such as "Ctrl+P reprints its label")."""
+        lines = [t for t in self._extra.text().split("\n") if t]
+        if line not in lines:
+            self.set_extra_lines([*lines, line])
+
     # ------------------------------------------------------------------ internals
     def _set(self, look: Look, *, word: str, headline: str = "", reference: str = "", tracking: str = "",
              message: str = "", extra: Sequence[str] = (), outcome: Outcome | None = None,
@@ -285,7 +291,9 @@ def _headline_for(outcome: Outcome) -> str:
 def _follow_up_lines(ticket: Ticket) -> list[str]:
     lines = []
     for result in ticket.follow_ups.values():
-        if result.error:
+        if result.words:  # the follow-up's own line: "Printing label…", "… sent to cups://zebra"
+            lines.append(result.words)
+        elif result.error:
             lines.append(f"{result.name}: {result.error}")
         elif result.value is not None:
             lines.append(f"{result.name}: {result.value}")
