@@ -377,6 +377,7 @@ def test_proxy_407_in_plain_words_and_credentials_from_the_keyring(sandbox, make
         assert c.proxy.describe() == f"Proxy: {user_address}" and password not in repr(c.proxy)
         assert c.allocate_with_service_group(REF, "nextDay").succeeded
     assert sandbox.puts_for(REF) == 1
+    assert all("proxy-authorization" not in r.headers for r in sandbox.requests)  # for the proxy only
     assert password not in caplog.text and base64.b64encode(f"alice:{password}".encode()).decode() not in caplog.text
 
 
@@ -505,3 +506,18 @@ def test_the_desk_allocates_through_its_proxy_setting_and_refuses_an_unusable_on
     finally:
         desk.close()
     assert sandbox.puts_for(REF) == 1 and sandbox.puts_for("EC-000-DSK-002") == 0
+
+
+def test_a_desynchronised_tunnel_is_not_reused(sandbox, make_proxy):
+    """Bytes after an answer inside the tunnel: that tunnel is dropped, the next call opens a new one."""
+    from despatch_desk.core import AllocationWorkflow, OutcomeKind, RetryPolicy
+
+    corp = make_proxy()
+    sandbox.add_fault(Fault("desync", times=1))
+    with client(sandbox, f"http://127.0.0.1:{corp.port}") as c:
+        wf = AllocationWorkflow(c, RetryPolicy(backoff_initial_s=0.01, poll_interval_s=0.05, scan_deadline_s=20))
+        first, second = wf.allocate(REF, "nextDay"), wf.allocate("EC-000-DSK-002", "nextDay")
+    assert first.kind is OutcomeKind.ALLOCATED and second.kind is OutcomeKind.ALLOCATED
+    legs = sandbox.consignment("EC-000-DSK-002")["ConsignmentLegs"]
+    assert second.tracking_references == tuple(legs[0]["TrackingReferences"])
+    assert len(corp.heads) == 2 and sandbox.puts_for(REF) == 1 and sandbox.puts_for("EC-000-DSK-002") == 1

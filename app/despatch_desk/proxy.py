@@ -124,7 +124,7 @@ def route_for(base_url: str, setting: str | None = None, *, passwords: object | 
     explicit = None if lowered in ("system", "none") else _parse(value, in_file=source == FROM_SETTING)
     shown_setting = lowered if explicit is None else _shown(explicit)
     if _is_loopback(host) or target.scheme != "https":
-        return ProxyRoute(shown_setting, source, direct_because=f"{host} is this computer (loopback is never proxied)")
+        return ProxyRoute(shown_setting, source, direct_because=f"{host} is this computer; loopback is never proxied")
     if lowered == "none":
         return ProxyRoute("none", source, direct_because="set to none")
     if explicit is None:  # system
