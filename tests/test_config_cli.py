@@ -67,7 +67,9 @@ def test_set_parses_values_by_type(cli, paths):
     ("service_groups", "next day=Next", "must be one word"),
     ("service_groups", "a=A,A=Again", "same code"),
     ("workstation", "x" * 65, "1 to 64 characters"),
-    ("proxy", "ftp://nope", "proxy must be 'system', 'none' or an address"),
+    ("proxy", "ftp://nope", "proxy: The proxy address ftp://nope is not usable"),
+    ("proxy", "socks5://proxy.example:1080", "SOCKS"),
+    ("proxy", "http://alice:secret-1234@proxy.example:3128", "holds a password"),
     ("custom_url", "http://api.example.com", "plain http"),
     ("colour", "red", "There is no setting called 'colour'"),
     ("api_key", "secret-1234", "'despatch-desk key set'"),
@@ -184,7 +186,7 @@ def test_show_json_gives_every_setting_its_value_and_where_it_came_from(cli, pat
     monkeypatch.setenv("DESPATCH_DESK_DEFAULTS", str(defaults))
     assert cli("config", "set", "scan_deadline_s", "30")[0] == 0
     assert cli("config", "set", "label_format", "zpl")[0] == 0  # the user's value wins over the machine's
-    monkeypatch.setenv("DESPATCH_DESK_PROXY", "http://proxy.example:8080")
+    monkeypatch.setenv("DESPATCH_DESK_PROXY", "http://alice:pw-from-env@proxy.example:8080")
     code, out, _ = cli("config", "show", "--json")
     assert code == 0
     doc = json.loads(out)
@@ -194,7 +196,8 @@ def test_show_json_gives_every_setting_its_value_and_where_it_came_from(cli, pat
     assert values["sounds"] == {"value": False, "source": "machine"}
     assert values["environment"] == {"value": "sandbox", "source": "machine"}
     assert values["max_parallel"] == {"value": 4, "source": "default"}
-    assert values["proxy"] == {"value": "http://proxy.example:8080", "source": "env"}
+    assert values["proxy"] == {"value": "http://alice@proxy.example:8080", "source": "env"}
+    assert "pw-from-env" not in out + cli("config", "show")[1]  # a password is never shown
     assert doc["environment_confirmed"] is True and doc["files"]["machine_defaults"] == str(defaults)
     monkeypatch.setenv("DESPATCH_DESK_API_URL", "http://127.0.0.1:9")
     values = json.loads(cli("config", "show", "--json")[1])["settings"]

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import settings_file as sf
 from .errors import EXIT_USAGE, DeskError
@@ -130,18 +129,17 @@ def _text(name: str, value: str, shown: str) -> str:
 
 
 def _proxy(text: str, shown: str) -> str:
+    """``system``, ``none`` or an http:// proxy address, checked by the proxy module's own rules."""
     lowered = text.lower()
     if lowered in ("system", "none"):
         return lowered
+    from .proxy import ProxyProblem, _parse
+
     try:
-        parts = urlsplit(text)
-        port_ok = parts.port is None or 0 < parts.port
-    except ValueError:
-        port_ok = False
-    if parts.scheme in ("http", "https") and parts.hostname and port_ok and not parts.query:
-        return text
-    raise ConfigValueError(f"proxy must be 'system', 'none' or an address such as http://proxy.example:3128, "
-                           f"not {shown}.")
+        _parse(text, in_file=True)  # in_file: a password is refused (it belongs in the keyring)
+    except ProxyProblem as exc:
+        raise ConfigValueError(f"proxy: {exc.message} (or 'system', or 'none')") from None
+    return text
 
 
 def _groups(value: Any) -> list[ServiceGroupConfig]:

@@ -88,7 +88,7 @@ def cmd_config_show(args: argparse.Namespace) -> int:
             elif name == "custom_url" and source == "env":
                 value = settings.api_base_url
             elif name == "proxy":
-                value = settings.proxy_in_use
+                value = _proxy_shown(settings)
             values[name] = {"value": value, "source": source}
         out(json.dumps({"settings": values, "api_base_url": settings.api_base_url,
                         "environment_confirmed": settings.environment_problem is None,
@@ -114,12 +114,19 @@ def cmd_config_show(args: argparse.Namespace) -> int:
         out("")
         width = max(len(n) for n in sources)
         for name, source in sources.items():
-            value = settings.proxy_in_use if name == "proxy" else text_value(settings, name)
+            value = _proxy_shown(settings) if name == "proxy" else text_value(settings, name)
             out(f"  {name.ljust(width)}  {value or '(empty)'}  [{source}]")
     if settings.environment_problem:
         err(settings.environment_problem)
         return EXIT_USAGE
     return EXIT_OK
+
+
+def _proxy_shown(settings) -> str:
+    """The proxy in force (DESPATCH_DESK_PROXY wins), never with a password from the environment."""
+    from ..proxy import _without_password
+
+    return _without_password(settings.proxy_in_use)
 
 
 def _set(store, values: dict) -> int:
