@@ -249,3 +249,36 @@ def test_environment_written_by_hand_in_capitals_is_understood(paths):
     _write(paths, {"environment": " Sandbox "})
     s = SettingsStore(paths).load()
     assert s.environment == "sandbox" and not s.environment_unconfirmed
+
+
+# ---------------------------------------------------------------- state.json kept apart, edited by hand
+
+def test_state_file_with_hand_edited_group_lists_keeps_what_is_sound(paths):
+    from despatch_desk.state import StateStore
+
+    paths.data_dir.mkdir(parents=True)
+    paths.state_file.write_text(json.dumps({
+        "version": 1, "last_group": "heavy", "printer_tray": 2,  # a newer app's key: kept
+        "known_groups": {
+            "https://api.electioapp.com": {"fetched_at": "2026-11-30T09:00:00+00:00",
+                                           "groups": [{"code": "nextDay", "name": "Next day"}, {"code": ""}, 7,
+                                                      {"code": "heavy"}]},
+            "https://apisandbox.electioapp.com": "garbage",
+            "https://broken.example": {"groups": []},  # no time: not trusted
+        }}))
+    store = SettingsStore(paths)
+    assert store.load().last_group == "heavy"
+    state = StateStore(paths.state_file).load()
+    assert list(state.known_groups) == ["https://api.electioapp.com"]
+    assert state.known_groups["https://api.electioapp.com"].groups == [("nextDay", "Next day"), ("heavy", "")]
+    store.update(lambda s: setattr(s, "last_group", "nextDay"))  # a group choice rewrites only last_group
+    on_disk = json.loads(paths.state_file.read_text())
+    assert on_disk["last_group"] == "nextDay" and on_disk["printer_tray"] == 2
+    assert [g["code"] for g in on_disk["known_groups"]["https://api.electioapp.com"]["groups"]] == ["nextDay", "heavy"]
+
+
+def test_environment_problem_words_name_both_ways_to_confirm(paths):
+    _write(paths, {"environment": "Produktion"})
+    problem = SettingsStore(paths).load().environment_problem
+    assert "open Settings" in problem and "despatch-desk config set environment production" in problem
+    assert Settings().environment_problem is None  # a fresh desk: production, confirmed
