@@ -173,6 +173,18 @@ def test_allocate_print_to_a_closed_port_is_exit_5_and_the_allocation_stands(run
     assert row["outcome"] == "allocated" and row["label_status"] == "not_printed" and uri in row["label_error"]
 
 
+def test_allocate_print_prints_a_recovered_allocation(run, sandbox, sink):
+    assert run("printer", "set", sink.uri).returncode == 0
+    sandbox.add_fault(Fault("drop-after-commit", times=1, match="EC-000-DSK-009"))  # allocated, answer lost
+    done = run("allocate", "EC-000-DSK-009", "--group", "nextDay", "--print", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    [line] = json_lines(done)
+    assert line["outcome"] == "allocated" and line["recovered"] is True and line["label"]["printed"] is True
+    assert sink.wait_jobs(1)[0] == sandbox_label(sandbox, "ZPL", "EC-000-DSK-009")
+    assert sandbox.puts_for("EC-000-DSK-009") == 1  # looked, never sent twice
+    assert history_rows(run)["EC-000-DSK-009"]["label_status"] == "printed"
+
+
 def test_allocate_print_waits_for_a_label_that_lags(run, sandbox, sink):
     assert run("printer", "set", sink.uri).returncode == 0
     sandbox.add_fault(Fault("label-not-ready", delay=0.6))
@@ -230,7 +242,7 @@ def test_allocate_print_without_a_printer_sends_nothing(run, sandbox):
 def test_label_reprints_into_a_folder(run, sandbox, tmp_path, isolated_environment):
     folder = tmp_path / "labels"
     folder.mkdir()
-    done = run("label", "EC-000-DSK-022", "--printer", f"folder://{folder}", "--format", "pdf", "--json")
+    done = run("label", "EC-000-DSK-022", "--printer", f"folder://{folder}", "--format", "pdf", "--json", "-v")
     assert done.returncode == 0, done.stdout + done.stderr
     [line] = json_lines(done)
     written = (folder / "EC-000-DSK-022.pdf").read_bytes()

@@ -194,6 +194,16 @@ def label_line(result) -> str:
 
 
 # ---------------------------------------------------------------------------- allocate --print
+def shown_printer(uri: str) -> str:
+    """The stored printer as it may be shown: parsed, so a hand-edited user:password@ never is."""
+    from ..printing import PrinterError, parse_printer_uri
+
+    try:
+        return str(parse_printer_uri(uri))
+    except PrinterError:
+        return ""
+
+
 def print_check(desk) -> str | None:
     """Plain words when ``allocate --print`` cannot print at all (checked before anything is sent)."""
     from ..label_service import printer_problem
@@ -209,7 +219,7 @@ def print_after_allocation(desk, service, outcome) -> tuple[dict, int, str | Non
 
     if not outcome.ok:
         fmt = desk.settings.label_format
-        result = LabelResult(outcome.reference or "", False, fmt, desk.settings.printer_uri,
+        result = LabelResult(outcome.reference or "", False, fmt, shown_printer(desk.settings.printer_uri),
                              error="No label: this scan did not allocate the consignment.", reason="not_allocated")
         return result.to_json(), EXIT_OK, None
     result = service.print_for(outcome)
