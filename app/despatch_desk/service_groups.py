@@ -161,7 +161,7 @@ def sync_groups(desk_or_client: Any, settings: Any, state: Any, *,
         why = ("This SortedPRO account lists no service groups that are switched on."
                if listed else "This SortedPRO account lists no service groups.")
         return _offline(settings, DeskState(), origin, why, "empty")
-    when = (now or datetime.now(UTC)).astimezone(UTC)
+    when = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)  # as kept in state.json
     note = _remember(store, origin, KnownGroups(when.isoformat(timespec="seconds"),
                                                 [(g.code, g.name) for g in offered]))
     return GroupSync(offered, ACCOUNT, note, _missing(settings, offered, disabled), when)
