@@ -94,7 +94,7 @@ def test_several_references_split_on_spaces_commas_and_new_lines():
     assert several_references("hello world") == []
 
 
-def test_pasting_three_references_offers_a_batch_and_sends_each_once(qtbot, demo_window, sandbox):
+def test_pasting_three_references_offers_a_batch_in_the_batch_window(qtbot, demo_window, sandbox):
     w = demo_window
     asked: list[int] = []
     w.confirm_batch = lambda _w, n: asked.append(n) or True
@@ -104,11 +104,31 @@ def test_pasting_three_references_offers_a_batch_and_sends_each_once(qtbot, demo
     assert asked == [3]
     assert w.scan_field.text() == ""
     assert "characters too long" not in w.result_panel.text()
+    batch = w.batch_window  # opened pre-filled: nothing is sent before its Run
+    assert batch.isVisible()
+    assert batch.editor.toPlainText().split() == ["EC-000-DSK-011", "EC-000-DSK-012", "EC-000-DSK-013"]
+    qtbot.waitUntil(lambda: batch.preview_counts()["send"] == 3, timeout=10000)
+    assert [r for r in sandbox.recorded() if r.method == "PUT"] == []
+    batch_id = batch.run()
     qtbot.waitUntil(lambda: len(_puts(sandbox)) == 3 and w.runner.active_count(lane=None) == 0, timeout=15000)
     assert sorted(_puts(sandbox)) == sorted(f"/allocation/EC-000-DSK-01{i}/allocatewithservicegroup/nextDay"
                                             for i in (1, 2, 3))
+    assert w.controller.batch_summary(batch_id).total == 3
+    batch.close()
+
+
+def test_without_a_batch_window_a_pasted_batch_goes_through_submit_batch(qtbot, demo_window, sandbox, monkeypatch):
+    from despatch_desk.gui import batch_window
+
+    monkeypatch.delattr(batch_window, "open_batch")  # a build without the Batch window
+    w = demo_window
+    w.confirm_batch = lambda _w, n: True
+    sandbox.clear_requests()
+    QGuiApplication.clipboard().setText("EC-000-DSK-016\nEC-000-DSK-017")
+    w.scan_field.paste()
+    qtbot.waitUntil(lambda: len(_puts(sandbox)) == 2 and w.runner.active_count(lane=None) == 0, timeout=15000)
     batch = next(t.batch for t in w.controller.tickets() if t.batch)
-    assert w.controller.batch_summary(batch).total == 3
+    assert w.controller.batch_summary(batch).total == 2
 
 
 def test_pasted_references_are_not_sent_when_the_operator_says_no(qtbot, demo_window, sandbox):

@@ -235,6 +235,8 @@ class DeskApplication(QObject):
         self.session = session
         window = session.window
         window.demo_requested.connect(self.switch_to_demo)
+        if getattr(window, "demo", None) is not None:  # demo mode: Help > Leave demo mode
+            window.demo.leave_requested.connect(self.leave_demo)
         window.resize(1100, 820)
         window.show()
         window.raise_()
@@ -261,21 +263,29 @@ class DeskApplication(QObject):
 
     def switch_to_demo(self) -> None:
         """'Try demo mode' on the first-run panel: close the real (idle) desk, open the demo in its place."""
+        self._switch(True)
+
+    def leave_demo(self) -> None:
+        """Help > Leave demo mode: close the demo desk and its sandbox, open the real desk in its place."""
+        self._switch(False)
+
+    def _switch(self, demo: bool) -> None:
         old = self.session
-        if old is None or old.demo:
+        if old is None or old.demo == demo:
             return
         if old.window.controller.in_flight():  # only scans matter: a history read may end after the switch
-            old.window.statusBar().showMessage("Wait for the scans in flight to finish, then try demo mode.", 6000)
+            words = "try demo mode" if demo else "leave demo mode"
+            old.window.statusBar().showMessage(f"Wait for the scans in flight to finish, then {words}.", 6000)
             return
         self.qapp.setQuitOnLastWindowClosed(False)
         old.window.close_now()
         old.close()
         self._old_sessions.append(old)
         self.instance.close()
-        self.instance = SingleInstance(instance_name(self.paths, True), self)
+        self.instance = SingleInstance(instance_name(self.paths, demo), self)
         self.instance.listen()
         self.instance.activation_requested.connect(self._activate)
-        self._open(True)
+        self._open(demo)
         self.qapp.setQuitOnLastWindowClosed(True)
 
     def run(self) -> int:

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QMainWindow, QVBoxLayout, QW
 from .. import APP_NAME
 from ..desk import Desk
 from ..present import plural
-from . import dialogs, group_sync, label_follow_up, menus, theme
+from . import demo_panel, dialogs, group_sync, label_follow_up, menus, theme
 from .dialogs import HINT, CloseChoice
 from .jobs import runner_for
 from .scan_controller import ScanController
@@ -70,6 +70,7 @@ class MainWindow(QMainWindow):
         self.setMinimumSize(720, 560)
         self._build()
         menus.build(self)
+        self.demo = demo_panel.install(self) if self.mode is Mode.DEMO else None  # the consignments, a way out
         self._connect()
         self.labels = label_follow_up.WindowLabels(self)  # Reprint (Ctrl+P); registers auto-print on import
         self.reload_settings()

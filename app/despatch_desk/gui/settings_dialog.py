@@ -102,6 +102,20 @@ class SettingsDialog(ConnectionPage, GroupsPage, PrinterPage, QDialog):
             QShortcut(QKeySequence(seq), self, self.save)
 
         layout = QVBoxLayout(self)
+        self.demo_label = QLabel("DEMO MODE: these are the demo desk's own settings (the built-in sandbox). "
+                                 "The real desk's settings and key are not changed here.", self)
+        self.demo_label.setObjectName("settingsDemoNote")
+        self.demo_label.setWordWrap(True)
+        self.demo_label.setStyleSheet("background: #FFD600; color: #1A1A1A; font-weight: bold; padding: 6px;")
+        self.demo_label.setVisible(str(getattr(self.parent(), "mode", "")) == "demo")
+        layout.addWidget(self.demo_label)
+        syncer = getattr(self.parent(), "group_sync", None)  # why the window offers the groups it does
+        self.groups_note_label = QLabel(f"Service groups: {syncer.note}" if syncer is not None and syncer.note
+                                        else "", self)
+        self.groups_note_label.setTextFormat(Qt.TextFormat.PlainText)  # the note quotes the server
+        self.groups_note_label.setWordWrap(True)
+        self.groups_note_label.setVisible(bool(self.groups_note_label.text()))
+        layout.addWidget(self.groups_note_label)
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.problems_label)
         layout.addWidget(self.message_label)

@@ -175,19 +175,21 @@ class ScanField(QLineEdit):
 
 
 def offer_batch(window: Any, texts: list[str], *, confirm: Callable[[Any, int], bool] | None = None) -> str | None:
-    """Several references at once: the Batch window pre-filled if there is one, else a quiet batch once
-    the operator says yes. Returns the batch id when one was started here."""
-    try:
-        from .. import batch_window  # being built alongside: open it pre-filled when it exists
-    except ImportError:
-        batch_window = None
-    opener = getattr(batch_window, "open_prefilled", None)
-    if callable(opener):
-        opener(window, texts)
-        return None
+    """Several references at once: "N references pasted — allocate them as a batch?". Yes: the Batch window
+    pre-filled (its preview counts them, Run sends them), or without one a quiet batch at once.
+    Returns the batch id when one was started here."""
     ask = confirm or getattr(window, "confirm_batch", None) or _ask_batch
     if not ask(window, len(texts)):
         window.focus_scan()
+        return None
+    try:
+        from .. import batch_window
+    except ImportError:  # a build without the Batch window
+        batch_window = None
+    opener = getattr(batch_window, "open_batch", None)
+    if callable(opener):
+        opener(window).set_text("\n".join(texts))
+        window.statusBar().showMessage(f"{len(texts)} references in the Batch window: check them, then Run.", 8000)
         return None
     batch = window.controller.submit_batch(texts)
     window.statusBar().showMessage(f"{len(texts)} references sent as a batch.", 8000)
