@@ -43,6 +43,11 @@ class BatchRow:
     kind: RowKind
     ticket_id: int | None = None
     note: str = ""             # the preview's words (already allocated when, duplicate of line …)
+    # The last words and state seen on its ticket: the controller forgets old settled tickets
+    # (it keeps 500), a batch of thousands still shows and exports every row.
+    shown: tuple[str, ...] | None = None
+    state: Shown | None = None
+    tracking: str = ""
 
 
 _PREVIEW_WORDS = {RowKind.SEND: "to send", RowKind.ALREADY: "allocated before", RowKind.DUPLICATE: "duplicate",
@@ -75,6 +80,12 @@ class BatchModel(QAbstractTableModel):
         index = self._by_ticket.get(ticket_id)
         if index is None:
             return False
+        row = self.rows[index]
+        ticket = self._ticket(ticket_id)
+        if ticket is not None:
+            row.shown, row.state = self._ticket_cells(row, ticket), ticket.state
+            outcome = ticket.outcome
+            row.tracking = ", ".join(outcome.tracking_references) if outcome is not None else ""
         self._changed_row(index)
         return True
 
@@ -87,15 +98,20 @@ class BatchModel(QAbstractTableModel):
 
     def state_of(self, row: BatchRow) -> Shown | None:
         ticket = self.ticket_of(row)
-        return ticket.state if ticket is not None else None
+        return ticket.state if ticket is not None else row.state if row.ticket_id is not None else None
 
-    def cells(self, row: BatchRow) -> tuple[str, str, str, str, str, str]:
+    def cells(self, row: BatchRow) -> tuple[str, ...]:
         """The row as words: the table and the CSV export read the same."""
         ticket = self.ticket_of(row)
+        if ticket is not None:
+            return self._ticket_cells(row, ticket)
+        if row.ticket_id is not None and row.shown is not None:
+            return row.shown
+        return (str(row.line.line), row.line.reference or row.line.raw, _PREVIEW_WORDS[row.kind], "", "",
+                row.note or row.line.problem or "")
+
+    def _ticket_cells(self, row: BatchRow, ticket: Ticket) -> tuple[str, ...]:
         reference = row.line.reference or row.line.raw
-        if ticket is None:
-            return (str(row.line.line), reference, _PREVIEW_WORDS[row.kind], "", "",
-                    row.note or row.line.problem or "")
         outcome = ticket.outcome
         state = "not sent" if ticket.phase is Phase.DROPPED else (ticket.look.short or ticket.state.value)
         service = outcome.service_text if outcome is not None and outcome.ok else ""
@@ -136,6 +152,8 @@ class BatchModel(QAbstractTableModel):
         ticket = self.ticket_of(row)
         if ticket is not None:
             return ticket.look
+        if row.ticket_id is not None and row.state is not None:
+            return theme.look_for(row.state)
         if row.kind is RowKind.INVALID:
             return theme.INVALID
         return None

@@ -283,9 +283,8 @@ class BatchWindow(QWidget):
         self.editor.setReadOnly(False)
         counts: dict[str, int] = {}
         for row in self.model.rows:
-            ticket = self.model.ticket_of(row)
-            if ticket is not None:
-                key = "not sent" if ticket.state.value == "cancelled" else (ticket.look.short or ticket.state.value)
+            if row.ticket_id is not None:
+                key = self.model.cells(row)[2]
                 counts[key] = counts.get(key, 0) + 1
         sent = sum(counts.values())
         parts = ", ".join(f"{n} {k}" for k, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
@@ -299,7 +298,7 @@ class BatchWindow(QWidget):
 
     def _update_progress(self) -> None:
         sent = [r for r in self.model.rows if r.ticket_id is not None]
-        done = sum(1 for r in sent if (t := self.model.ticket_of(r)) is None or t.settled)
+        done = sum(1 for r in sent if (t := self.model.ticket_of(r)) is None or t.settled)  # forgotten = settled
         self.progress.setRange(0, max(1, len(sent)))
         self.progress.setValue(done)
 
@@ -345,7 +344,7 @@ class BatchWindow(QWidget):
     def _export_row(self, row: BatchRow) -> tuple[str, ...]:
         number, reference, state, service, price, message = self.model.cells(row)
         ticket = self.model.ticket_of(row)
-        tracking = ", ".join(ticket.outcome.tracking_references) if ticket and ticket.outcome else ""
+        tracking = (", ".join(ticket.outcome.tracking_references) if ticket.outcome else "") if ticket else row.tracking
         return (number, reference, state, service, price, tracking, message)
 
 
