@@ -170,3 +170,80 @@ def test_scanner_in_a_real_window(xvfb, tmp_path):
     assert typing_s < 0.3 * len(scans) + 5
     log_text = (paths.log_dir / "despatch-desk.log").read_text(errors="replace")
     assert DEMO_API_KEY not in log_text
+
+
+def test_a_fresh_desk_sets_itself_up_and_takes_linefeed_and_terminator_less_scans(xvfb, tmp_path):
+    """A new supervisor's machine: an empty settings file, a working key. No manual step: the groups arrive
+    from the account, the first scan (ended by a Linefeed) allocates; a scanner that sends no terminator
+    is taken after the pause (xdotool types at scanner speed)."""
+    import json
+
+    from despatch_desk.history import History
+    from despatch_desk.sandbox import DEMO_API_KEY, SandboxServer
+    from despatch_desk.settings import Paths
+
+    home = tmp_path / "desk-home"
+    paths = Paths(home / "config", home / "data", home / "logs")
+    paths.config_dir.mkdir(parents=True)
+    paths.settings_file.write_text("{}", encoding="utf-8")  # nothing configured: no groups, no group chosen
+    sandbox = SandboxServer(latency_ms=50).start()
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("QT_QPA_PLATFORM", "DESPATCH_DESK_API_KEY", "PYTHON_KEYRING_BACKEND")}
+    env.update(DISPLAY=xvfb, DESPATCH_DESK_HOME=str(home), DESPATCH_DESK_API_URL=sandbox.url,
+               SECRET_SERVICE_HOME=str(tmp_path / "keyring-home"),
+               PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "app"), os.environ.get("PYTHONPATH", "")) if p))
+    python = shutil.which("python3") if not sys.executable else sys.executable
+    script = f'"{python}" -m despatch_desk key set && exec "{python}" -m despatch_desk'
+    log = (tmp_path / "app-output.txt").open("wb")
+    app = subprocess.Popen([str(WITH_SECRET_SERVICE), "sh", "-c", script], env=env, stdin=subprocess.PIPE,
+                           stdout=log, stderr=subprocess.STDOUT)
+
+    def chosen_group():
+        try:
+            return json.loads((paths.data_dir / "state.json").read_text(encoding="utf-8")).get("last_group")
+        except (OSError, ValueError):
+            return None
+
+    try:
+        app.stdin.write((DEMO_API_KEY + "\n").encode())
+        app.stdin.close()
+        wid = _xdotool(xvfb, "search", "--sync", "--onlyvisible", "--name", "Despatch Desk", timeout=60).splitlines()[0]
+        _xdotool(xvfb, "windowfocus", "--sync", wid)
+        # The account's first group is chosen by itself (and kept in state.json).
+        assert _wait(lambda: chosen_group() == "nextDay", 30, "the groups to arrive from the account")
+        time.sleep(0.3)  # let the window settle after mapping (no window manager to tell us)
+        _xdotool(xvfb, "type", "--delay", "5", "EC-000-DSK-001")
+        _xdotool(xvfb, "key", "Linefeed")
+        _xdotool(xvfb, "type", "--delay", "5", "EC-000-DSK-003")   # no terminator at all: the pause ends it
+
+        def finished():
+            try:
+                history = History(paths.history_file)
+            except Exception:
+                return None
+            try:
+                rows = history.search(limit=None)
+            finally:
+                history.close()
+            done = [r for r in rows if r.outcome != "pending"]
+            return rows if len(done) >= 2 and len(done) == len(rows) else None
+
+        rows = _wait(finished, 30, "both scans in the history", interval=0.2)
+        _xdotool(xvfb, "key", "ctrl+q")
+        app.wait(20)
+    finally:
+        if app.poll() is None:
+            app.terminate()
+            app.wait(10)
+        log.close()
+        sandbox.stop()
+    output = (tmp_path / "app-output.txt").read_text(errors="replace")
+    assert app.returncode == 0, output
+    assert {r.reference: (r.outcome, r.group_code) for r in rows} == {
+        "EC-000-DSK-001": ("allocated", "nextDay"), "EC-000-DSK-003": ("allocated", "nextDay")}, rows
+    listings = [r for r in sandbox.recorded() if r.method == "GET" and r.path == "/servicegroups"]
+    assert listings, "the groups were not asked for"
+    puts = sorted(r.path for r in sandbox.recorded() if r.method == "PUT")
+    assert puts == ["/allocation/EC-000-DSK-001/allocatewithservicegroup/nextDay",
+                    "/allocation/EC-000-DSK-003/allocatewithservicegroup/nextDay"]
+    assert DEMO_API_KEY not in output
