@@ -4,7 +4,8 @@
     python tools/screenshots.py --scale 1.5
 
 States: idle, allocated, already-allocated, not-allocated, in-doubt, problem-stays (earlier problems
-kept above a later green), first-run, demo, settings, history. Every scan goes through the real UI path (keys into the scan field, Enter) against the
+kept above a later green), label-printed, label-not-printed, first-run, demo, settings,
+settings-printer, history. Every scan goes through the real UI path (keys into the scan field, Enter) against the
 built-in sandbox; the keyring is an in-memory one holding a dummy key, which the settings dialog
 masks (the script checks that the dummy never appears in any widget's text).
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -156,6 +159,36 @@ def render(scale: float, out: Path) -> list[Path]:
         shot(window, "problem-stays")
         for _ in range(2):
             QTest.keyClick(window.scan_field, Qt.Key.Key_Escape)
+        # Labels (issue 8): printed at once after the allocation; a printer that is off is LABEL NOT PRINTED.
+        label_sink = socket.create_server(("127.0.0.1", 0))
+        label_jobs: list[bytes] = []
+
+        def serve_labels() -> None:
+            while True:
+                try:
+                    conn, _ = label_sink.accept()
+                except OSError:
+                    return
+                with conn:
+                    label_jobs.append(b"".join(iter(lambda c=conn: c.recv(65536), b"")))
+
+        threading.Thread(target=serve_labels, daemon=True).start()
+        desk.settings.printer_uri, desk.settings.auto_print = f"tcp://127.0.0.1:{label_sink.getsockname()[1]}", True
+        scan(window, "EC-000-DSK-001")
+        result(window, "allocated")
+        wait(lambda: len(label_jobs) == 1)
+        shot(window, "label-printed")
+        with socket.socket() as closed:
+            closed.bind(("127.0.0.1", 0))
+            off_port = closed.getsockname()[1]
+        desk.settings.printer_uri = f"tcp://127.0.0.1:{off_port}"
+        scan(window, "EC-000-DSK-009")
+        result(window, "allocated")
+        wait(lambda: "LABEL NOT PRINTED" in window.attention.text())
+        shot(window, "label-not-printed")
+        QTest.keyClick(window.scan_field, Qt.Key.Key_Escape)
+        label_sink.close()
+        desk.settings.printer_uri = "tcp://192.0.2.10:9100"  # the printer page shows a typical address
 
         try:
             from despatch_desk.gui.settings_dialog import SettingsDialog
@@ -166,6 +199,9 @@ def render(scale: float, out: Path) -> list[Path]:
             dialog.show()
             spin(600)
             shot(dialog, "settings")
+            dialog.tabs.setCurrentIndex(dialog.tabs.count() - 1)  # the label printer page
+            spin(200)
+            shot(dialog, "settings-printer")
             dialog.reject()
         try:
             from despatch_desk.gui.history_view import HistoryView

@@ -64,6 +64,11 @@ class PrinterPage:
         self.printer_uri_edit.setPlaceholderText("tcp://192.0.2.10:9100, cups://zebra, system://Office printer")
         self.printer_uri_edit.setAccessibleName("Label printer address")
         form.addRow(self._buddy("Label printer:", self.printer_uri_edit), self.printer_uri_edit)
+        forms = QLabel("tcp://ADDRESS:9100 a label printer on the network · cups://QUEUE · system://PRINTER NAME · "
+                       "folder:///PATH (files)", page)
+        forms.setWordWrap(True)
+        forms.setStyleSheet("color: #455A64;")
+        form.addRow("", forms)
         self.printer_error_label = QLabel(page)
         self.printer_error_label.setWordWrap(True)
         self.printer_error_label.setVisible(False)
