@@ -249,6 +249,48 @@ def render(scale: float, out: Path) -> list[Path]:
         demo_window.close_now()
         wait(lambda: demo_window.runner.active_count(lane=None) == 0)
         demo.close()
+
+        # -- command barcodes and the Batch window (issue 10)
+        from despatch_desk.gui.batch_window import open_batch
+
+        batch_paths = Paths(paths.config_dir / "batch", paths.data_dir / "batch", paths.log_dir)
+        bdesk = Desk(batch_paths, policy=RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.02))
+        bdesk.set_overrides(base_url=sandbox.url, api_key=DEMO_API_KEY)
+        seed_demo_groups(bdesk)
+        bdesk.settings.last_group = "nextDay"
+        bwindow = MainWindow(bdesk, mode=Mode.NORMAL, sounds=SoundPlayer(enabled=False))
+        bwindow.resize(1100, 820)
+        bwindow.show()
+        wait(lambda: bwindow.ready_checked and bwindow.in_doubt_checked)
+        fresh = [sandbox.add_consignment() for _ in range(9)]
+        heavy = [sandbox.add_consignment(weight_kg=400) for _ in range(2)]
+        scan(bwindow, fresh[8])  # this desk allocated it before: the preview marks it
+        result(bwindow, "allocated")
+        scan(bwindow, "DD:GROUP:HEAVY")
+        wait(lambda: bwindow.current_group() == "heavy")
+        shot(bwindow, "command-group")
+        scan(bwindow, "DD:LAUNCH")
+        shot(bwindow, "command-refused")
+        scan(bwindow, "DD:GROUP:NEXTDAY")
+        wait(lambda: bwindow.current_group() == "nextDay")
+        rows = [fresh[0], fresh[1], fresh[8].lower(), fresh[2], fresh[1], heavy[0], "EC-000-DSK-0", fresh[3],
+                fresh[4], heavy[1], "=HYPERLINK(1)", *fresh[5:8]]
+        batch = open_batch(bwindow)
+        batch.resize(900, 640)
+        batch.set_text("\n".join(rows))
+        wait(lambda: batch.preview is not None and len(batch.model.rows) == len(rows))
+        shot(batch, "batch-preview")
+        sandbox.add_fault(Fault("slow-after-commit", delay=0.6))
+        batch.run()
+        wait(lambda: batch.progress.value() >= 4)
+        shot(batch, "batch-running")
+        wait(lambda: batch.running is None, 30)
+        sandbox.clear_faults()
+        shot(batch, "batch-finished")
+        batch.close()
+        bwindow.close_now()
+        wait(lambda: bwindow.runner.active_count(lane=None) == 0)
+        bdesk.close()
     finally:
         sandbox.stop()
     QApplication.processEvents()

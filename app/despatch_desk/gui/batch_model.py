@@ -115,7 +115,7 @@ class BatchModel(QAbstractTableModel):
         outcome = ticket.outcome
         state = "not sent" if ticket.phase is Phase.DROPPED else (ticket.look.short or ticket.state.value)
         service = outcome.service_text if outcome is not None and outcome.ok else ""
-        price = _price(outcome)
+        price = _price(ticket)
         message = (outcome.message if outcome is not None else ticket.message) or ""
         if outcome is not None and outcome.ok and outcome.tracking_references:
             message = f"{message}  tracking {', '.join(outcome.tracking_references)}".strip()
@@ -159,13 +159,16 @@ class BatchModel(QAbstractTableModel):
         return None
 
 
-def _price(outcome: Any) -> str:
-    details = getattr(outcome, "details", None) if outcome is not None else None
-    if details is None:
-        return ""
-    try:
-        from ..details import price_text
+def _price(ticket: Ticket) -> str:
+    """The price once the details follow-up (or the outcome itself) has it; "" until then."""
+    from ..details import Details, price_text
 
-        return price_text(details)
-    except Exception:  # a half-read details object: no price rather than a broken row
-        return ""
+    found = [getattr(r, "value", None) for r in ticket.follow_ups.values()]
+    found.append(getattr(ticket.outcome, "details", None))
+    for value in found:
+        if isinstance(value, Details):
+            try:
+                return price_text(value)
+            except Exception:  # a half-read details object: no price rather than a broken row
+                return ""
+    return ""

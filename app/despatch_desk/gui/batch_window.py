@@ -131,10 +131,11 @@ class BatchWindow(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((48, 150, 150, 200, 90)):
+        for col, width in enumerate((44, 130, 120, 180, 240)):
             self.table.setColumnWidth(col, width)
         layout.addWidget(self.table, 1)
         self.summary_label = self._plain(layout, wrap=True)
+        self.summary_label.setFont(font)  # the batch's one result line: as big as the preview's
         buttons = QHBoxLayout()
         self.run_button = QPushButton("&Run", self)
         self.cancel_button = QPushButton("&Cancel batch", self)
