@@ -178,6 +178,26 @@ def test_reprint_refuses_in_plain_words_when_there_is_nothing_to_print(qtbot, ma
     assert label_gets(sandbox, ref) == []
 
 
+def test_a_recovered_allocation_and_one_resolved_by_a_recheck_print_once(qtbot, make_window, make_desk, sandbox, sink):
+    w = make_window(printing_desk(make_desk, sandbox.url, sink.uri))
+    recovered, doubted = sandbox.add_consignment(), sandbox.add_consignment()
+    sandbox.add_fault(Fault("drop-after-commit", times=1))  # applied, answer lost, found allocated on a look
+    scan(qtbot, w, recovered)
+    qtbot.waitUntil(lambda: len(jobs_for(sink, recovered)) == 1, timeout=10000)
+    assert w.controller.latest.outcome.recovered
+    sandbox.add_fault(Fault("drop-after-commit", any_request=True))  # nothing can be learnt: in doubt
+    scan(qtbot, w, doubted)
+    wait_state(qtbot, w, "in_doubt")
+    idle(qtbot, w)
+    sandbox.clear_faults()
+    assert jobs_for(sink, doubted) == []  # in doubt: no label for a parcel that must not ship yet
+    w.recheck_in_doubt()
+    qtbot.waitUntil(lambda: len(jobs_for(sink, doubted)) == 1, timeout=10000)
+    idle(qtbot, w)
+    assert [len(jobs_for(sink, r)) for r in (recovered, doubted)] == [1, 1] and len(sink.jobs) == 2
+    assert jobs_for(sink, doubted) == [sandbox_label(sandbox, doubted)]
+
+
 # ------------------------------------------------------------------------------------ not printed
 
 

@@ -527,6 +527,7 @@ class ScanController(QObject):
         self.rechecking = self.runner.find(RECHECK_KEY) is not None
         self.last_recheck = summary
         changed_problems = False
+        resolved: set[str] = set()   # one consignment, one label, however many in-doubt scans of it
         for result in summary.results:
             outcome = result.outcome
             if outcome is None or outcome.kind is OutcomeKind.IN_DOUBT or not result.reference:
@@ -540,6 +541,10 @@ class ScanController(QObject):
                         ticket.acknowledged = False
                     changed_problems = changed_problems or was_problem or ticket.is_problem
                     self.ticket_changed.emit(ticket.id)
+                    if ticket.outcome.ok and ticket.reference not in resolved:  # allocated after all: its label now
+                        resolved.add(ticket.reference)
+                        self._start_follow_ups(ticket, [f for f in self.follow_ups.matching(ticket.outcome, self.desk)
+                                                        if f.name not in ticket.follow_ups])
         if changed_problems:
             self.problems_changed.emit()
         self.recheck_finished.emit()
