@@ -56,6 +56,8 @@ def test_file_with_duplicates_blanks_and_invalid_lines(run, sandbox, tmp_path):
     assert "Batch of 4" in out.stderr and "1 duplicate sent once" in out.stderr
     history = [json.loads(x) for x in run("history", "--json").stdout.splitlines()]
     assert sorted(r["reference"] for r in history) == sorted(_puts(sandbox))
+    batch_ids = {r["batch_id"] for r in rows if r.get("sent", True)}
+    assert len(batch_ids) == 1 and {r["batch_id"] for r in history} == batch_ids   # each row, with its batch
 
 
 def test_csv_with_a_header_reads_the_reference_column(run, sandbox, tmp_path):

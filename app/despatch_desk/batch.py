@@ -225,7 +225,7 @@ class BatchRunner:
                 try:
                     if self.on_start is not None:
                         self.on_start(item)
-                    outcome = self.desk.allocate(item.raw or item.reference or "", self.group)
+                    outcome = self.desk.allocate(item.raw or item.reference or "", self.group, batch_id=self.batch_id)
                 finally:
                     with self._lock:
                         self.in_flight -= 1

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 from .common import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, err, exit_code_of_kind, history_notice_if_open, open_desk, \
@@ -147,6 +149,8 @@ def cmd_allocate_file(args: argparse.Namespace) -> int:
             labels = LabelService(desk)
         desk.workflow()  # a missing key or bad address: said once, before anything is read as a batch
         progress = _Progress(len(batch.valid))
+        # Every row of this run carries it in the history (``history --json`` shows ``batch_id``).
+        batch_id = f"cli-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}"
         worst_box = [worst]
 
         def report(result) -> None:  # worker threads, one at a time (the runner's report lock)
@@ -163,7 +167,7 @@ def cmd_allocate_file(args: argparse.Namespace) -> int:
                 label, label_exit, label_text = (printing_commands.print_after_allocation(desk, labels, outcome)
                                                  if labels else (None, EXIT_OK, None))
                 if args.json:
-                    out(_json_line({"line": result.line.line, **outcome.to_dict(),
+                    out(_json_line({"line": result.line.line, "batch_id": batch_id, **outcome.to_dict(),
                                     **({"label": label} if labels else {})}))
                 else:
                     out(outcome_line(outcome))
@@ -174,7 +178,7 @@ def cmd_allocate_file(args: argparse.Namespace) -> int:
             progress.done += 1
             progress.draw()
 
-        runner = BatchRunner(desk, args.group, parallel=parallel, on_result=report)
+        runner = BatchRunner(desk, args.group, parallel=parallel, on_result=report, batch_id=batch_id)
         restore = _install_interrupt(runner, desk)
         try:
             progress.draw(force=True)
@@ -182,7 +186,7 @@ def cmd_allocate_file(args: argparse.Namespace) -> int:
         finally:
             restore()
         progress.clear()
-        err(_summary(batch, results, runner.elapsed_s))
+        err(_summary(batch, results, runner.elapsed_s) + f" Recorded in the history as batch {batch_id}.")
         if desk.last_history_error:
             err(desk.last_history_error)
         history_notice_if_open(desk)
