@@ -5,7 +5,8 @@
 
 States: idle, allocated, already-allocated, not-allocated, in-doubt, problem-stays (earlier problems
 kept above a later green), label-printed, label-not-printed, first-run, demo, settings,
-settings-printer, history. Every scan goes through the real UI path (keys into the scan field, Enter) against the
+settings-printer, history, fresh-1-start/fresh-2-ready/fresh-3-first-green (-default and -maximised:
+a desk with no groups configured setting itself up), group-changed. Every scan goes through the real UI path (keys into the scan field, Enter) against the
 built-in sandbox; the keyring is an in-memory one holding a dummy key, which the settings dialog
 masks (the script checks that the dummy never appears in any widget's text).
 """
@@ -63,7 +64,7 @@ def render(scale: float, out: Path) -> list[Path]:
     from despatch_desk.gui.main_window import MainWindow, Mode
     from despatch_desk.gui.sounds import SoundPlayer
     from despatch_desk.sandbox import DEMO_API_KEY, Fault, SandboxServer
-    from despatch_desk.settings import Paths
+    from despatch_desk.settings import Paths, ServiceGroupConfig
 
     app = make_qapplication([])
     font = QFont("DejaVu Sans")
@@ -249,6 +250,45 @@ def render(scale: float, out: Path) -> list[Path]:
         demo_window.close_now()
         wait(lambda: demo_window.runner.active_count(lane=None) == 0)
         demo.close()
+
+        # -- issue 11: a fresh desk sets itself up (no groups configured, a working key), at two sizes
+        for size, tag, ref in (((1100, 820), "default", "EC-000-DSK-006"), ((1920, 1080), "maximised", "EC-000-DSK-008")):
+            fresh_paths = Paths(paths.config_dir / f"fresh-{tag}", paths.data_dir / f"fresh-{tag}", paths.log_dir)
+            fresh = Desk(fresh_paths, policy=RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.02))
+            fresh.settings.workstation = "packing-bench-2"
+            fresh.set_overrides(base_url=sandbox.url, api_key=DEMO_API_KEY)
+            fresh_window = MainWindow(fresh, mode=Mode.NORMAL, sounds=SoundPlayer(enabled=False))
+            fresh_window.resize(*size)
+            fresh_window.show()
+            fresh_window.focus_scan()
+            shot(fresh_window, f"fresh-1-start-{tag}")          # asking the account for its groups
+            wait(lambda w=fresh_window: w.ready_checked and not w.group_sync.syncing)
+            wait(lambda w=fresh_window: w.runner.active_count(lane=None) == 0)
+            shot(fresh_window, f"fresh-2-ready-{tag}")          # the account's groups, READY
+            scan(fresh_window, ref)
+            result(fresh_window, "allocated")
+            shot(fresh_window, f"fresh-3-first-green-{tag}")
+            fresh_window.close_now()
+            wait(lambda w=fresh_window: w.runner.active_count(lane=None) == 0)
+            fresh.close()
+
+        # -- a group the account lacks is flagged; a group change is loud (GROUP → …) until the next scan
+        loud_paths = Paths(paths.config_dir / "loud", paths.data_dir / "loud", paths.log_dir)
+        loud = Desk(loud_paths, policy=RetryPolicy(backoff_initial_s=0.01, backoff_max_s=0.02))
+        seed_demo_groups(loud)
+        loud.settings.service_groups = [*loud.settings.service_groups, ServiceGroupConfig("express", "Express")]
+        loud.settings.last_group = "nextDay"
+        loud.set_overrides(base_url=sandbox.url, api_key=DEMO_API_KEY)
+        loud_window = MainWindow(loud, mode=Mode.NORMAL, sounds=SoundPlayer(enabled=False))
+        loud_window.resize(1100, 820)
+        loud_window.show()
+        wait(lambda: loud_window.ready_checked and not loud_window.group_sync.syncing)
+        wait(lambda: loud_window.runner.active_count(lane=None) == 0)
+        QTest.keyClick(loud_window.scan_field, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
+        shot(loud_window, "group-changed")
+        loud_window.close_now()
+        wait(lambda: loud_window.runner.active_count(lane=None) == 0)
+        loud.close()
 
         # -- command barcodes and the Batch window (issue 10)
         from despatch_desk.gui.batch_window import open_batch

@@ -64,7 +64,6 @@ class DemoPanel(QDockWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.resizeRowsToContents()
         self.table.itemActivated.connect(lambda item: self.scan_row(item.row()))
         layout.addWidget(self.table, 1)
         self.sheet_button = QPushButton("Write barcode &sheet (PDF)…", body)
@@ -78,7 +77,12 @@ class DemoPanel(QDockWidget):
         self.leave_button.clicked.connect(self.leave_requested)
         layout.addWidget(self.leave_button)
         self.setWidget(body)
-        self.setMinimumWidth(380)
+        self.setMinimumWidth(300)
+        self.setMaximumWidth(460)  # the scan side keeps the room: the group must never be cut
+
+    def resizeEvent(self, event: Any) -> None:  # rows fit their words at the width the panel has now
+        super().resizeEvent(event)
+        self.table.resizeRowsToContents()
 
     # ------------------------------------------------------------------ scanning from the list
     def reference_at(self, row: int) -> str:

@@ -167,7 +167,7 @@ class GroupSyncer(QObject):
         self.changed.emit()
 
 
-CHECKING = "Checking the API key and the service groups with SortedPRO…"
+CHECKING = "Checking the API key and fetching the service groups from SortedPRO… (a moment)"
 
 
 def attach(window: Any) -> GroupSyncer:
@@ -245,7 +245,7 @@ def _short_empty_words(syncer: GroupSyncer) -> str:  # the dropdown's own line: 
 
 def _empty_words(syncer: GroupSyncer) -> str:
     if syncer.syncing and not syncer.synced_once:
-        return "Fetching the service groups from SortedPRO…"
+        return CHECKING
     if syncer.key_refused:
         return "No service groups: SortedPRO refused the API key. " + key_source_words()
     if syncer.last is not None and syncer.last.reason == "not-asked":  # no key, a bad address: say which

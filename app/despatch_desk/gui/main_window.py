@@ -220,8 +220,9 @@ class MainWindow(QMainWindow):
         readiness = self.controller.readiness()
         if readiness.ready:
             return self.result_panel.show_idle()
-        reason = readiness.reason
-        self.result_panel.show_idle(reason if "Ctrl+," in reason else f"{reason} (Ctrl+, opens Settings.)", ready=False)
+        reason = readiness.reason  # a check under way needs no step from anyone: no Settings hint
+        plain = "Ctrl+," in reason or reason == self.controller.checking_words
+        self.result_panel.show_idle(reason if plain else f"{reason} (Ctrl+, opens Settings.)", ready=False)
 
     @Slot()
     def _readiness_changed(self) -> None:

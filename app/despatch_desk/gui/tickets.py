@@ -112,6 +112,7 @@ class Ticket:
     scanned_at: datetime = field(default_factory=datetime.now)
     follow_ups: dict[str, FollowUpResult] = field(default_factory=dict)
     follow_ups_started: bool = False   # a batch row's follow-ups wait for the rows before it
+    undone: bool = False               # its allocation was undone (gui/undo.py): the lists say so
 
     @property
     def follow_up_problem(self) -> FollowUpResult | None:

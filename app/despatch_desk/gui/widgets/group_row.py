@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QResizeEvent
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ...service_groups import OfferedGroup
 from ...settings import ServiceGroupConfig
@@ -36,8 +37,11 @@ class GroupRow(QWidget):
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.setMinimumContentsLength(18)
         self.label.setBuddy(self.combo)
+        # The chosen group is never cut: the combo keeps its size, the shortcut hint gives way first.
+        self.combo.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         hint = QLabel("Ctrl+1…9 · Ctrl+↑/↓", self)
         hint.setStyleSheet("color: #455A64;")
+        self.hint = hint
         self.env_tag = QLabel(" PRODUCTION ", self)
         self.env_tag.setObjectName("environmentTag")
         bg, fg, _ = theme.PRODUCTION_TAG
@@ -86,6 +90,18 @@ class GroupRow(QWidget):
         combo.setCurrentIndex(max(index, 0))
         combo.blockSignals(False)
         self._count = len(groups)
+        self._fit_hint()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_hint()
+
+    def _fit_hint(self) -> None:
+        """Show the shortcut hint only where it fits whole (the group itself always does)."""
+        others = [w for w in (self.label, self.combo, self.env_tag, self.sounds_button) if not w.isHidden()]
+        spacing = self.layout().spacing() if self.layout() else 6
+        needed = sum(w.sizeHint().width() for w in others) + self.hint.sizeHint().width() + spacing * (len(others) + 2)
+        self.hint.setVisible(needed <= self.width())
 
     def set_warning(self, text: str) -> None:
         """A configured group the account lacks ("" hides the line)."""

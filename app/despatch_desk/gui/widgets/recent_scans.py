@@ -74,7 +74,8 @@ class RecentScansModel(QAbstractTableModel):
         if col == 3:
             look = row.look
             text = f"{look.symbol} {look.short}".strip() if look.symbol not in ("…", "") else look.short
-            return f"{text} (re-checked)" if row.rechecked else text
+            text = f"{text} (re-checked)" if row.rechecked else text
+            return f"{text} — undone" if row.undone else text
         if col == 4:
             return service_text(outcome.carrier_name or outcome.carrier_reference,
                                 outcome.service_name or outcome.service_reference) if outcome else ""
