@@ -88,6 +88,7 @@ def test_a_batch_is_quiet_and_ends_with_one_summary(qtbot, demo_window, sandbox)
     w = demo_window
     scan(qtbot, w, "EC-000-DSK-001")
     wait_state(qtbot, w, "allocated")
+    qtbot.waitUntil(lambda: w.runner.active_count(lane=None) == 0, timeout=8000)  # its price line is in
     paints = w.result_panel.paint_count
     panel_text = w.result_panel.text()
     w.sounds.played.clear()
@@ -141,11 +142,12 @@ def test_follow_ups_run_after_an_allocation_and_update_the_ticket(qtbot, make_de
     assert len(status_calls) == 1
 
 
-def test_production_registers_only_the_label_follow_up():
-    from despatch_desk.gui import label_follow_up
+def test_production_registers_the_label_and_details_follow_ups():
+    from despatch_desk.gui import details_follow_up, label_follow_up
     from despatch_desk.gui.scan_controller import FOLLOW_UPS
 
-    assert len(FOLLOW_UPS) == 1 and FOLLOW_UPS.get("label") is label_follow_up.LABEL_FOLLOW_UP
+    assert len(FOLLOW_UPS) == 2 and FOLLOW_UPS.get("label") is label_follow_up.LABEL_FOLLOW_UP
+    assert FOLLOW_UPS.get("details") is details_follow_up.DETAILS_FOLLOW_UP
 
 
 # --------------------------------------------------------------------------- the one re-check policy

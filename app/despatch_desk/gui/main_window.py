@@ -22,6 +22,9 @@ from ..desk import Desk
 from ..present import plural
 from . import demo_panel, dialogs, group_sync, label_follow_up, menus, theme
 from .dialogs import HINT, CloseChoice
+from . import details_follow_up  # noqa: F401  (registers the price/delivery follow-up on import)
+from . import queue_view
+from . import undo as window_undo
 from .jobs import runner_for
 from .scan_controller import ScanController
 from .sounds import SoundPlayer
@@ -73,6 +76,8 @@ class MainWindow(QMainWindow):
         self.demo = demo_panel.install(self) if self.mode is Mode.DEMO else None  # the consignments, a way out
         self._connect()
         self.labels = label_follow_up.WindowLabels(self)  # Reprint (Ctrl+P); registers auto-print on import
+        self.undo = window_undo.WindowUndo(self)  # Ctrl+Z, after the labels: it adds to their context menu
+        self.queue = queue_view.attach(self)  # the in-doubt queue's list and its background drain
         self.reload_settings()
         QTimer.singleShot(0, self.startup_checks)
 
