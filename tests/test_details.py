@@ -35,6 +35,8 @@ def test_full_answer():
         "shipping_date": "2026-12-01T17:00:00+00:00", "expected_delivery": "2026-12-02T14:20:11+01:00",
         "parcel": {"packages": 2, "weight_kg": 1.5, "country": "GB", "postcode": "BA1 2LR"}}
     line = d.summary_line(got)
+    assert " · 2\u00a0packages · 1.5\u00a0kg" in line  # a wrapped line breaks only between parts
+    line = line.replace("\u00a0", " ")
     assert "£4.20 net" in line and "£5.04 gross" in line and "Bath BA1 2LR GB" in line and "2 packages" in line
 
 

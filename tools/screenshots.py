@@ -148,6 +148,10 @@ def render(scale: float, out: Path) -> list[Path]:
         wait(lambda: window.in_doubt_bar.isVisible())
         sandbox.clear_faults()
         shot(window, "in-doubt")
+        queue_dialog = window.queue.open()  # the in-doubt queue (issue 9)
+        wait(lambda: queue_dialog.table.rowCount() == 1)
+        shot(queue_dialog, "in-doubt-queue")
+        queue_dialog.close()
         QTest.keyClick(window.scan_field, Qt.Key.Key_Escape)
         shot(window, "idle")
         # Problems stay on screen while later scans go on: two unacknowledged, a green after them.
@@ -160,6 +164,12 @@ def render(scale: float, out: Path) -> list[Path]:
         shot(window, "problem-stays")
         for _ in range(2):
             QTest.keyClick(window.scan_field, Qt.Key.Key_Escape)
+        # Undo last allocation (issue 9): the confirmation names consignment and service; cancelled here.
+        window.undo.ask()
+        wait(lambda: window.undo.dialog is not None and window.undo.dialog.isVisible())
+        shot(window.undo.dialog, "undo-confirmation")
+        window.undo.dialog.reject()
+        wait(lambda: window.undo.dialog is None)
         # Labels (issue 8): printed at once after the allocation; a printer that is off is LABEL NOT PRINTED.
         label_sink = socket.create_server(("127.0.0.1", 0))
         label_jobs: list[bytes] = []

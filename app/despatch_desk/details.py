@@ -206,9 +206,12 @@ def price_text(details: Details) -> str:
 
 
 def summary_line(details: Details) -> str:
-    """One line for the result panel and the lists: price · ships · expected · destination and parcels."""
-    return (f"{price_text(details)} · ships {date_text(details.shipping_date)} · expected "
-            f"{date_text(details.expected_delivery, with_time=True)} · {parcel_text(details)}")
+    """One line for the result panel and the lists: price · ships · expected · destination · parcels.
+
+    Inside each part the spaces do not break (a wrapped panel line never leaves "kg" alone)."""
+    parts = [price_text(details), f"ships {date_text(details.shipping_date)}",
+             f"expected {date_text(details.expected_delivery, with_time=True)}", *parcel_text(details).split(" · ")]
+    return " · ".join(part.replace(" ", "\u00a0") for part in parts)
 
 
 def history_fields(details: Details) -> dict[str, Any]:

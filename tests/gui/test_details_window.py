@@ -26,7 +26,7 @@ def test_result_is_shown_before_the_details_arrive_then_they_are_added(qtbot, de
                           check_params_cb=lambda tid, name: name == details_follow_up.NAME):
         pass
     qtbot.waitUntil(lambda: "£" in _panel_extra(w), timeout=3000)
-    line = _panel_extra(w)
+    line = _panel_extra(w).replace("\u00a0", " ")
     price = sandbox.consignment("EC-000-DSK-010")["Allocation"]["Price"]
     assert f"£{price['Net']:.2f} net" in line and "3 packages" in line and "GB" in line
     assert "expected" in line and "—" not in line.split("expected")[1].split("·")[0]

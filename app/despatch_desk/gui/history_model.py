@@ -68,9 +68,23 @@ def outcome_text(row: HistoryRow, symbol: bool = False) -> str:
         text = f"{text} (re-checked)"
     elif row.recovered and kind is OutcomeKind.ALLOCATED:
         text = f"{text} (confirmed)"
+    if row.undone_by_id is not None:  # the allocation was undone later (its undo is row undone_by_id)
+        text = f"{text}, undone"
     if symbol and kind is not None:
         text = f"{look_for(kind).symbol} {text}"
     return text
+
+
+def _price_line(row: HistoryRow) -> str:
+    from ..details import date_text, money_text
+
+    try:
+        expected = datetime.fromisoformat(row.expected_delivery) if row.expected_delivery else None
+    except ValueError:  # edited by hand: shown as unknown
+        expected = None
+    return (f"Price: {money_text(row.price_net, row.price_currency)} net, "
+            f"{money_text(row.price_gross, row.price_currency)} gross    "
+            f"Expected delivery: {date_text(expected, with_time=True)}")
 
 
 def service_text(row: HistoryRow) -> str:
@@ -92,6 +106,11 @@ def row_details(row: HistoryRow) -> str:
         lines.append(f"Message: {row.message}")
     if service_text(row) or row.tracking:
         lines.append(f"Service: {service_text(row) or '-'}    Tracking: {' '.join(row.tracking) or '-'}")
+    if row.price_net is not None or row.price_gross is not None or row.expected_delivery:
+        lines.append(_price_line(row))
+    if row.undoes_id is not None or row.undone_by_id is not None:
+        lines.append(f"Undoes the allocation in row {row.undoes_id}." if row.undoes_id is not None
+                     else f"Undone by row {row.undone_by_id}: its label is void.")
     server = []
     if row.server_message:
         server.append(f"Server said: {row.server_message}")

@@ -115,6 +115,7 @@ class QueueDialog(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(True)
         self.table.horizontalHeader().setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(self.table, 1)
         self.status = QLabel(self)
@@ -158,7 +159,9 @@ class QueueDialog(QDialog):
                 item = QTableWidgetItem(text)  # plain text: server words may hold markup
                 item.setToolTip(plain_tooltip(text))
                 self.table.setItem(r, c, item)
-        self.table.resizeColumnsToContents()
+        for c in range(3):  # the last column stretches and wraps: long server words stay readable
+            self.table.resizeColumnToContents(c)
+        self.table.resizeRowsToContents()
         n = len(self.entries)
         self.count_label.setText(f"? {plural(n, 'scan')} in doubt: do not ship until resolved." if n
                                  else "Nothing is in doubt.")
