@@ -455,6 +455,14 @@ def test_describe_setting_for_the_settings_page(monkeypatch):
     assert proxy.describe_setting("system") == "Proxy: system (http://u@proxy.corp:3128)"
     route = proxy.route_for("https://api.electioapp.com", "system")
     assert route.auth == ("u", "hidden") and "hidden" not in route.describe() + repr(route)
+    assert route.describe() == "Proxy: system (http://u@proxy.corp:3128)"
+    monkeypatch.setenv(proxy.ENV_PROXY, "system")
+    assert proxy.describe_setting("none") == "Proxy: DESPATCH_DESK_PROXY=system (http://u@proxy.corp:3128)"
+    assert proxy.route_for("https://api.electioapp.com", "none").describe() == \
+        "Proxy: DESPATCH_DESK_PROXY=system (http://u@proxy.corp:3128)"
+    monkeypatch.setenv(proxy.ENV_PROXY, "none")
+    assert proxy.describe_setting("system") == "Proxy: DESPATCH_DESK_PROXY=none"
+    assert proxy.route_for("https://api.electioapp.com", "system").url is None
 
 
 def test_settings_page_shows_the_proxy_and_test_connection_goes_through_it(sandbox, make_proxy, tmp_path, qtbot):

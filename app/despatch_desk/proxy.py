@@ -70,12 +70,9 @@ class ProxyRoute:
 
     def describe(self) -> str:
         """``Proxy: system (http://proxy.corp:3128)``, ``Proxy: none``, ``Proxy: DESPATCH_DESK_PROXY=…``."""
-        if self.source == ENV_PROXY:
-            text = f"Proxy: {ENV_PROXY}={self.setting}"
-        elif self.setting == "system":
-            text = f"Proxy: system ({self.shown})" if self.url else "Proxy: system"
-        else:
-            text = f"Proxy: {self.setting}"
+        text = f"Proxy: {ENV_PROXY}={self.setting}" if self.source == ENV_PROXY else f"Proxy: {self.setting}"
+        if self.setting == "system" and self.url:
+            text += f" ({self.shown})"
         if self.url is None and self.direct_because and self.setting != "none":
             text += f" (direct: {self.direct_because})"
         return text
@@ -143,23 +140,24 @@ def describe_setting(setting: str | None) -> str:
     """What the Settings page shows before any call: the setting in force and, for ``system``, the OS
     proxy for HTTPS (the bypass list is applied per call, by :func:`route_for`)."""
     value, source = choose(setting)
-    if source == ENV_PROXY:
+    if source == ENV_PROXY and value.lower() not in ("system", "none"):
         try:
             value = _shown(_parse(value, in_file=False))
         except ProxyProblem:
             value = "(not usable)"
         return f"Proxy: {ENV_PROXY}={value}"
+    head = f"Proxy: {ENV_PROXY}=" if source == ENV_PROXY else "Proxy: "
     if value.lower() == "none":
-        return "Proxy: none"
+        return f"{head}none"
     if value.lower() == "system":
         proxies = _getproxies()
         found = proxies.get("https") or proxies.get("all")
         if not found:
-            return "Proxy: system (none set: direct)"
+            return f"{head}system (none set: direct)"
         try:
-            return f"Proxy: system ({_shown(_parse(found, in_file=False))})"
+            return f"{head}system ({_shown(_parse(found, in_file=False))})"
         except ProxyProblem:
-            return "Proxy: system (not usable: not an http:// proxy)"
+            return f"{head}system (not usable: not an http:// proxy)"
     try:
         return f"Proxy: {_shown(_parse(value, in_file=True))}"
     except ProxyProblem as exc:
