@@ -78,3 +78,23 @@ def test_drain_runs_when_the_network_comes_back(qtbot, make_window, make_desk, s
     assert w.queue.drain.runs == 1 and not w.queue.drain.offline
     assert w.desk.history.get(row).outcome == "allocated"
     assert sandbox.puts_for("EC-000-DSK-022") == 0  # the drain only looks
+
+
+def test_an_undo_in_doubt_is_resolved_by_the_drain_without_touching_the_scans(qtbot, make_window, make_desk, sandbox):
+    desk = make_desk(base_url=sandbox.url, api_key=DEMO_API_KEY)
+    undo_row = desk.history.begin("EC-000-DSK-002", "EC-000-DSK-002", "", action="deallocate",
+                                  started_at=datetime.now(UTC) - timedelta(seconds=600))
+    desk.history.finish(undo_row, Outcome(OutcomeKind.IN_DOUBT, "EC-000-DSK-002", "", "The undo's answer was lost."))
+    w = make_window(desk)
+    qtbot.waitUntil(lambda: w.controller.in_doubt_count == 1, timeout=5000)
+    dialog = w.queue.open()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=5000)
+    assert dialog.table.item(0, 0).text() == "EC-000-DSK-002  (undo)"
+    dialog.table.selectRow(0)
+    assert not dialog.allocate_again_button.isEnabled()  # an undo is never "allocated again"
+    sandbox.clear_requests()
+    with qtbot.waitSignal(w.queue.drain.drained, timeout=10000) as blocker:
+        w.queue.drain.tick()
+    assert "unallocated again" in blocker.args[0]  # the sandbox holds it unallocated: the undo worked
+    assert all(r.method == "GET" for r in sandbox.recorded())
+    assert w.desk.history.get(undo_row).outcome == "deallocated"

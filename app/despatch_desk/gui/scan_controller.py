@@ -532,6 +532,8 @@ class ScanController(QObject):
             outcome = result.outcome
             if outcome is None or outcome.kind is OutcomeKind.IN_DOUBT or not result.reference:
                 continue
+            if outcome.kind in (OutcomeKind.DEALLOCATED, OutcomeKind.NOT_DEALLOCATED):
+                continue  # an undo's re-check is not the verdict on a scan's allocation (gui/undo.py shows undos)
             for ticket in self.tickets():
                 if ticket.reference == result.reference and ticket.state is Shown.IN_DOUBT:
                     was_problem = ticket.is_problem and not ticket.acknowledged
