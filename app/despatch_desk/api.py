@@ -8,7 +8,6 @@ The allocation workflow in :mod:`despatch_desk.core` builds its safety rules on 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import ssl
 import time
@@ -22,6 +21,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from . import bounded, proxy as proxies
+from .proxy import is_loopback  # noqa: F401  (re-exported: api.is_loopback)
 from .cancel import Cancelled, CancelToken
 from .rate_gate import RateGate
 from .errors import EXIT_KEY, EXIT_NOT_DONE, EXIT_UNREACHABLE, EXIT_USAGE, DeskError
@@ -160,17 +160,6 @@ def segment(value: str) -> str:
     """Percent-encode one path segment: a scanned ``../`` or ``?`` can never change the URL."""
     # "." stays literal in quote(), and httpx would resolve a "." or ".." segment away.
     return quote(value, safe="").replace(".", "%2E")
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def validate_base_url(base_url: str) -> str:
@@ -414,8 +403,10 @@ class SortedProClient:
         answer = Answer(response.status_code, response.headers, content, truncated)
         elapsed = (time.perf_counter() - started) * 1000
         if log.isEnabledFor(logging.DEBUG):
-            log.debug("← %s %s [%s] %.0f ms %s", answer.status_code, path, request_id, elapsed,
-                      clean_text(answer.text[:2000], self._mask, 2000))
+            # A label's base64 file is never logged: a key echoed inside it would survive masking encoded.
+            shown = (f"({len(content)} bytes of label answer)" if cap == LABEL_CAP
+                     else clean_text(answer.text[:2000], self._mask, 2000))
+            log.debug("← %s %s [%s] %.0f ms %s", answer.status_code, path, request_id, elapsed, shown)
         if answer.status_code >= 300:
             raise self._error(answer)
         if truncated:

@@ -17,6 +17,7 @@ keyring (:class:`~despatch_desk.credentials.ProxyPasswords`), never in a file; f
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import urllib.request
@@ -103,10 +104,16 @@ def choose(setting: str | None) -> tuple[str, str]:
     return (setting or "system").strip() or "system", FROM_SETTING
 
 
-def _is_loopback(host: str) -> bool:
-    from .api import is_loopback
-
-    return is_loopback(host)
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback IP: never proxied, and the only place plain http may go."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def route_for(base_url: str, setting: str | None = None, *, passwords: object | None = None) -> ProxyRoute:
@@ -120,7 +127,7 @@ def route_for(base_url: str, setting: str | None = None, *, passwords: object | 
     host = target.hostname or ""
     explicit = None if lowered in ("system", "none") else _parse(value, in_file=source == FROM_SETTING)
     shown_setting = lowered if explicit is None else _shown(explicit)
-    if _is_loopback(host) or target.scheme != "https":
+    if is_loopback(host) or target.scheme != "https":
         return ProxyRoute(shown_setting, source, direct_because=f"{host} is this computer; loopback is never proxied")
     if lowered == "none":
         return ProxyRoute("none", source, direct_because="set to none")
