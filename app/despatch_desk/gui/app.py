@@ -58,6 +58,8 @@ def setup_logging(log_dir: Path, level: int = logging.INFO) -> Path | None:
         return None
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"))
     root.addHandler(handler)
+    for noisy in ("httpcore", "httpx"):  # their DEBUG traces print raw headers, an echoed key among them
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return path
 
 
