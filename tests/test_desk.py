@@ -105,3 +105,27 @@ def test_malformed_key_from_the_environment_is_a_key_problem(paths, sandbox, mon
     outcome = desk.allocate("EC-000-DSK-001", "nextDay")
     assert outcome.kind is OutcomeKind.UNAUTHORIZED and "space" in outcome.message
     assert sandbox.recorded() == []
+
+
+def test_an_unconfirmed_environment_sends_nothing_from_any_desk(paths, sandbox, monkeypatch):
+    """A damaged settings file left the environment unconfirmed: the window and every other Desk user refuse too,
+    not only the command line (never guess production or sandbox)."""
+    from despatch_desk.settings import Settings
+
+    monkeypatch.setenv("DESPATCH_DESK_API_KEY", DEMO_API_KEY)
+    monkeypatch.delenv("DESPATCH_DESK_API_URL", raising=False)
+    settings = Settings(environment="custom", custom_url=sandbox.url, environment_unconfirmed=True)
+    desk = Desk(paths, settings=settings)
+    try:
+        assert desk.environment_problem
+        outcome = desk.allocate("EC-000-DSK-001", "nextDay")
+        assert outcome.kind is OutcomeKind.NOT_RECORDED and "Nothing was sent" in outcome.message
+        assert sandbox.recorded() == [] and desk.history.search() == []
+    finally:
+        desk.close()
+    explicit = Desk(paths, settings=settings, base_url=sandbox.url, api_key=DEMO_API_KEY)  # demo mode, --base-url
+    try:
+        assert explicit.environment_problem is None
+        assert explicit.allocate("EC-000-DSK-001", "nextDay").kind is OutcomeKind.ALLOCATED
+    finally:
+        explicit.close()

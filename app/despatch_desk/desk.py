@@ -84,6 +84,14 @@ class Desk:
             return "sandbox"
         return "custom"
 
+    @property
+    def environment_problem(self) -> str | None:
+        """Plain words while the environment must be confirmed (a damaged settings file), else None.
+        An address given explicitly (demo mode, tests, ``--base-url``) needs no confirmation."""
+        if self._base_url_override:
+            return None
+        return self.settings.environment_problem
+
     def record(self, outcome: Outcome) -> int | None:
         """Record an outcome decided without the network (a scan refused on the spot)."""
         try:
@@ -173,6 +181,10 @@ class Desk:
             reference: str | None = parse_reference(raw_scan).reference
         except InvalidReference:
             reference = None
+        problem = self.environment_problem
+        if problem and reference is not None:  # a damaged settings file: never guess production or sandbox
+            return Outcome(OutcomeKind.NOT_RECORDED, reference, group, f"{problem} Nothing was sent.",
+                           raw_scan=raw_scan)
         token = (cancel or self.closing).child(timeout=self._policy().scan_deadline_s)
         if reference is None:  # refused on the spot: no network, no lock
             return self._allocate_recorded(raw_scan, None, group, token, False, None, batch_id)
