@@ -89,6 +89,13 @@ def test_desk_details_from_the_sandbox_recorded_in_history(paths, sandbox):
         again = desk.history.get(row.id)
         assert again.price_net == stored["Net"] and again.price_currency == "GBP"
         assert datetime.fromisoformat(again.expected_delivery) == got.expected_delivery
+        import io
+        import csv
+        buffer = io.StringIO()
+        desk.history.export_csv([again], buffer)
+        [exported] = list(csv.DictReader(io.StringIO(buffer.getvalue())))
+        assert float(exported["price_net"]) == stored["Net"] and exported["price_currency"] == "GBP"
+        assert exported["expected_delivery"] == again.expected_delivery
     finally:
         desk.close()
 
