@@ -129,3 +129,13 @@ def test_a_command_is_never_in_the_history(demo_window, qtbot, sandbox):
     assert sorted(r.reference for r in rows) == ["EC-000-DSK-001", "EC-000-DSK-003"]
     assert not any("DD" in (r.raw_scan or "").upper() for r in rows)
     assert {r.group_code for r in rows} == {"nextDay", "economy"}
+
+
+def test_help_print_command_sheet_writes_the_pdf_off_the_gui_thread(demo_window, qtbot, tmp_path):
+    window = demo_window
+    assert window.command_sheet_action.text() == "Print &command sheet…"
+    target = tmp_path / "sheet.pdf"
+    assert command_dispatch.save_command_sheet(window, str(target), "A4")
+    qtbot.waitUntil(lambda: getattr(window, "command_sheet_saved", None) == str(target), timeout=10000)
+    data = target.read_bytes()
+    assert data.startswith(b"%PDF") and b"DD:GROUP:heavy" in data and b"DD:UNDO" in data

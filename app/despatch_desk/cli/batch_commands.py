@@ -147,6 +147,9 @@ def cmd_allocate_file(args: argparse.Namespace) -> int:
                 err(problem)
                 return EXIT_USAGE
             labels = LabelService(desk)
+        # The client's connection pool is sized from max_parallel: a wider batch widens it (this run only,
+        # not saved), so no worker waits for a connection and times out as "unreachable".
+        desk.settings.max_parallel = max(desk.settings.max_parallel, parallel)
         desk.workflow()  # a missing key or bad address: said once, before anything is read as a batch
         progress = _Progress(len(batch.valid))
         # Every row of this run carries it in the history (``history --json`` shows ``batch_id``).
