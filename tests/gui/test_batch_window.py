@@ -51,11 +51,10 @@ def test_rows_update_live_and_the_main_panel_is_left_alone(demo_window, qtbot, s
     refs = [sandbox.add_consignment() for _ in range(6)]
     sandbox.add_fault(Fault("slow-after-commit", delay=0.3))
     batch = _open(qtbot, window, "\n".join(refs))
-    panel_before = window.result_panel.state
     played_before = list(window.sounds.played)
     batch.run()
     qtbot.waitUntil(lambda: "allocating" in _states(batch), timeout=5000)   # live: some in flight now
-    assert 0 < batch.progress.value() < len(refs) or batch.progress.value() == 0
+    assert window.result_panel.state == "idle"                             # the batch took no panel
     # The main scan field keeps working during the batch, and its result is the panel's.
     scan(qtbot, window, "EC-000-DSK-005")
     qtbot.waitUntil(lambda: batch.running is None, timeout=20000)
@@ -65,7 +64,6 @@ def test_rows_update_live_and_the_main_panel_is_left_alone(demo_window, qtbot, s
     assert batch.summary_text.startswith("Batch finished: 6 rows: 6 allocated")
     wait_state(qtbot, window, "allocated")
     assert window.result_panel.reference == "EC-000-DSK-005"      # never a batch row
-    assert panel_before != "allocated" or True
     new_sounds = window.sounds.played[len(played_before):]
     assert new_sounds.count(Tone.SUCCESS.value) == 2                # the scan's tone and one summary tone
 

@@ -93,7 +93,7 @@ def test_unknown_command_refused_nothing_sent_nothing_recorded(demo_window, qtbo
     assert window.current_group() == group
     assert _scans_sent(sandbox) == []
     assert not window.controller.problems()   # shown until the next scan, not a problem that stays
-    window.runner.wait_idle(5) if hasattr(window.runner, "wait_idle") else None
+    qtbot.waitUntil(lambda: window.runner.active_count(lane=None) == 0, timeout=5000)
     assert _history_count(window) == before
 
 
