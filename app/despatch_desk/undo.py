@@ -275,6 +275,9 @@ def undo_recorded(desk, raw: str, *, include_manifested: bool = False, cancel: C
     if invalid is not None:  # refused on the spot: nothing sent, no row (it undid nothing)
         return invalid
     assert reference is not None
+    problem = getattr(desk, "environment_problem", None)
+    if problem:  # a damaged settings file: never guess production or sandbox (as Desk.allocate)
+        return Outcome(OutcomeKind.NOT_RECORDED, reference, "", f"{problem} Nothing was sent.", raw_scan=raw)
     token = (cancel or desk.closing).child(timeout=desk._policy().scan_deadline_s)
     try:
         with ReferenceLock(desk.paths.data_dir / "locks", reference, token) as lock:

@@ -22,9 +22,7 @@ from ..desk import Desk
 from ..present import plural
 from . import demo_panel, dialogs, group_sync, label_follow_up, menus, theme
 from .dialogs import HINT, CloseChoice
-from . import details_follow_up  # noqa: F401  (registers the price/delivery follow-up on import)
-from . import queue_view
-from . import undo as window_undo
+from . import details_follow_up, queue_view, undo as window_undo  # noqa: F401  (details registers on import)
 from .jobs import runner_for
 from .scan_controller import ScanController
 from .sounds import SoundPlayer
