@@ -261,7 +261,9 @@ def make_desk_reload(paths):
 
 
 def test_no_groups_says_so_and_refuses_scans(qtbot, make_window, sandbox):
+    sandbox.add_fault("servicegroups-forbidden")  # no groups from the account, none in Settings
     w = make_window(base_url=sandbox.url, api_key=DEMO_API_KEY, groups=False)
+    qtbot.waitUntil(lambda: w.runner.active_count(lane=None) == 0, timeout=10000)
     assert not w.group_combo.isEnabled()
     assert w.result_panel.state == "not_ready" and w.result_panel.text().startswith("NOT READY")
     scan(qtbot, w, "EC-000-DSK-001")

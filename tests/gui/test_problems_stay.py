@@ -167,7 +167,10 @@ def test_issue18_the_panel_follows_a_resolution_of_the_scan_it_shows(qtbot, demo
 
 
 def test_issue19_no_group_chosen_is_not_ready_and_not_recorded_as_invalid(qtbot, make_window, sandbox):
+    sandbox.add_fault("servicegroups-forbidden")  # the account will not list its groups, and Settings has none
     w = make_window(base_url=sandbox.url, api_key=DEMO_API_KEY, groups=False)
+    qtbot.waitUntil(lambda: w.runner.active_count(lane=None) == 0, timeout=10000)  # the group sync has answered
+    assert w.current_group() == ""
     assert w.result_panel.text().startswith("NOT READY") and "READY" not in w.result_panel.text().replace(
         "NOT READY", "")
     scan(qtbot, w, "EC-000-DSK-001")
@@ -186,7 +189,9 @@ def test_issue19_no_group_chosen_is_not_ready_and_not_recorded_as_invalid(qtbot,
 
 def test_issue19_a_refused_key_makes_the_idle_panel_say_not_ready(qtbot, make_window, sandbox):
     w = make_window(base_url=sandbox.url, api_key="not-the-key")
-    assert w.result_panel.text().startswith("READY")
+    # The start-up group listing finds the key refused: NOT READY before anyone scans.
+    qtbot.waitUntil(lambda: w.result_panel.text().startswith("NOT READY"), timeout=10000)
+    assert "refused" in w.result_panel.text()
     scan(qtbot, w, "EC-000-DSK-001")
     wait_state(qtbot, w, "unauthorized")
     QTest.keyClick(w.scan_field, Qt.Key.Key_Escape)
