@@ -237,3 +237,15 @@ def test_a_shift_that_never_presses_esc_folds_old_problems_into_one_notice(qtbot
     assert isinstance(folded, str) and "6 older problem(s)" in folded
     assert controller.folded_problems == 0 and not controller.notices and not controller.problems()
     assert controller.acknowledge() is None
+
+
+def test_an_unconfirmed_environment_is_not_ready_and_sends_nothing(qtbot, make_window, sandbox):
+    w = make_window(base_url=sandbox.url, api_key=DEMO_API_KEY)
+    w.desk._base_url_override = None  # as if the address came from a damaged settings file
+    w.desk.settings = w.desk.settings.copy(environment="custom", custom_url=sandbox.url, environment_unconfirmed=True)
+    w.controller.readiness_changed.emit()
+    assert w.result_panel.text().startswith("NOT READY") and "confirm" in w.result_panel.text().lower()
+    scan(qtbot, w, "EC-000-DSK-001")
+    assert w.result_panel.state == "not_ready"
+    qtbot.waitUntil(lambda: w.runner.active_count(lane=None) == 0)
+    assert puts(sandbox) == [] and w.desk.history.search() == []

@@ -135,6 +135,9 @@ class ScanController(QObject):
     def readiness(self) -> Readiness:
         """Whether the desk can allocate now. No group: scans are not sent (nothing to send them with).
         A missing or refused key: scans still go to the desk, which records the refusal in the history."""
+        environment = getattr(self.desk, "environment_problem", None)
+        if environment:  # a damaged settings file: the desk will not guess production or sandbox
+            return Readiness(False, environment, blocks_scans=True)
         if not self.group():  # the window's dropdown: the account's groups, else the ones in Settings
             return Readiness(False, self.no_group_words or "No service groups yet: add them in Settings (Ctrl+,).",
                              blocks_scans=True)
