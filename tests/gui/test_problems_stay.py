@@ -223,7 +223,7 @@ def test_a_shift_that_never_presses_esc_folds_old_problems_into_one_notice(qtbot
     """Memory stays bounded without hiding anything: the oldest unacknowledged problems become one
     notice that says how many and where they are (the History keeps every one of them)."""
     controller = demo_window.controller
-    controller.max_problems_held = 5
+    controller.max_problems_held, controller.max_kept = 5, 3
     for i in range(12):
         scan(qtbot, demo_window, f"nonsense {i}")  # refused on the spot: a problem that stays
     qtbot.waitUntil(lambda: controller.folded_problems == 6, timeout=5000)  # the newest one is the panel's

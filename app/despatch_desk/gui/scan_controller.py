@@ -366,6 +366,8 @@ class ScanController(QObject):
             self.tone_requested.emit(tone)
 
     def _fold_old_problems(self) -> None:
+        if len(self._order) <= self.max_kept + self.max_problems_held:  # cheap: most scans stop here
+            return
         held = [t.id for t in self.problems() if t.settled and t.id != self.latest_id]  # oldest first
         fold = held[:max(0, len(held) - self.max_problems_held)]
         if not fold:
