@@ -106,6 +106,9 @@ def test_a_batch_is_quiet_and_ends_with_one_summary(qtbot, demo_window, sandbox)
     assert w.result_panel.paint_count - paints <= 2
     assert len(w.recent_model.rows()) == 11                # the list has every row
     assert w.attention.count == 1 and "Batch of 10" in w.attention.text()  # one problem line, not three
+    # The history records each sent row with the batch it belongs to (an id unique across sessions).
+    rows = [r for r in w.desk.history.search() if r.reference in refs and r.outcome != "invalid_reference"]
+    assert len(rows) == 9 and {r.batch_id for r in rows} == {batch} and batch.startswith("window-")
 
 
 # --------------------------------------------------------------------------- follow-ups

@@ -26,8 +26,10 @@ import copy
 import dataclasses
 import itertools
 import logging
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -181,7 +183,7 @@ class ScanController(QObject):
             # A good reference on a desk that cannot allocate: the desk's state, not the scan's fault.
             return self._settle_now(ticket, ScanDecision.NOT_READY, f"{readiness.reason} {ticket.reference} was not "
                                     "sent and is not allocated: scan it again once the desk is ready.")
-        job = Job(fn=lambda token, raw=text, g=group: _allocate(self.desk, raw, g, token), lane=Lane.SCAN,
+        job = Job(fn=lambda token, raw=text, g=group, b=batch: _allocate(self.desk, raw, g, token, b), lane=Lane.SCAN,
                   keys=(ticket.reference,), group=batch, name=f"allocate {ticket.reference}",
                   on_result=lambda outcome, tid=ticket.id: self._allocated(tid, outcome),
                   on_error=lambda exc, tid=ticket.id: self._crashed(tid, exc),
@@ -206,7 +208,8 @@ class ScanController(QObject):
 
     def submit_batch(self, texts: Iterable[str]) -> str:
         """Many scans at once, quietly: no sound, no panel; ``batch_finished`` once every row is decided."""
-        batch = f"batch-{next(self._batch_ids)}"
+        # Unique across sessions and desks: the history keeps every row with its batch.
+        batch = f"window-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}-{next(self._batch_ids)}"
         for text in texts:
             self.submit_scan(text, batch=batch)
         self._check_batch(batch)
@@ -558,6 +561,6 @@ class ScanController(QObject):
         self.refresh_in_doubt()
 
 
-def _allocate(desk: Desk, raw: str, group: str, token: CancelToken) -> Outcome:  # worker thread
-    return desk.allocate(raw, group, cancel=token)
+def _allocate(desk: Desk, raw: str, group: str, token: CancelToken, batch: str | None) -> Outcome:  # worker thread
+    return desk.allocate(raw, group, cancel=token, batch_id=batch)
 
