@@ -276,7 +276,7 @@ def cmd_key(args: argparse.Namespace) -> int:
         store.set(origin, key)
         out(f"Stored the key for {origin} in {store.backend_name()} (not checked: --no-check).")
         return EXIT_OK
-    verdict, words = check_key_works(url, key, settings.timeouts)
+    verdict, words = check_key_works(url, key, settings.timeouts, proxy=settings.proxy)
     if verdict == "refused":
         # Not stored: a key SortedPRO refuses would only turn every scan into a key problem later.
         raise DeskError(f"The key was NOT stored: {words} Copy the key again from SortedPRO (for {origin}) "
@@ -289,7 +289,7 @@ def cmd_key(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def check_key_works(url: str, key: str, timeouts) -> tuple[str, str]:
+def check_key_works(url: str, key: str, timeouts, *, proxy: str = "system") -> tuple[str, str]:
     """Ask SortedPRO whether the key works with one cheap authenticated call, bounded in time.
 
     ``("works" | "refused" | "unchecked", plain words)``. A 403 on the group list is not a refused key
@@ -300,7 +300,7 @@ def check_key_works(url: str, key: str, timeouts) -> tuple[str, str]:
     token = CancelToken(timeout=KEY_CHECK_TIMEOUT_S)
     quick = api.Timeouts(connect=min(timeouts.connect, 5.0), read=min(timeouts.read, KEY_CHECK_TIMEOUT_S))
     try:
-        with api.SortedProClient(url, key, timeouts=quick) as client:
+        with api.SortedProClient(url, key, timeouts=quick, proxy=proxy) as client:  # the way scans go
             try:
                 client.list_service_groups(cancel=token)
             except api.Unauthorized as exc:

@@ -111,11 +111,13 @@ class GroupsPage:
             return
         base_url, origin, entered, timeouts = plan
         find_key = self._key_finder(origin, entered)
+        proxy_setting = self.desk.settings.proxy  # the fetch goes the way scans go
 
         def fetch() -> list[api.ServiceGroup]:
             key = find_key()
             try:
-                with api.SortedProClient(base_url, key, timeouts=timeouts, max_connections=2) as client:
+                with api.SortedProClient(base_url, key, timeouts=timeouts, max_connections=2,
+                                         proxy=proxy_setting) as client:
                     return client.list_service_groups()
             except api.ApiError as exc:
                 raise _Masked(exc, key) from None
