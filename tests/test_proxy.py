@@ -529,3 +529,28 @@ def test_a_desynchronised_tunnel_is_not_reused(sandbox, make_proxy):
     legs = sandbox.consignment("EC-000-DSK-002")["ConsignmentLegs"]
     assert second.tracking_references == tuple(legs[0]["TrackingReferences"])
     assert len(corp.heads) == 2 and sandbox.puts_for(REF) == 1 and sandbox.puts_for("EC-000-DSK-002") == 1
+
+
+def test_proxy_password_command_stores_where_the_client_looks(sandbox, make_proxy, monkeypatch, capsys):
+    """`despatch-desk proxy-password set` (hidden prompt or stdin, never argv) puts the password where the
+    client finds it; `delete` removes it; an address without a user is refused in plain words."""
+    import io
+    import sys
+
+    from despatch_desk.cli import main
+
+    password = "Bench-Pa55!"
+    corp = make_proxy(auth=("bob", password))
+    address = f"http://bob@127.0.0.1:{corp.port}"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(password + "\n"))
+    assert main(["proxy-password", "set", "--proxy", address]) == 0
+    printed = capsys.readouterr()
+    assert password not in printed.out + printed.err and "Stored the password" in printed.out
+    with client(sandbox, address) as c:
+        assert c.allocate_with_service_group(REF, "nextDay").succeeded
+    assert main(["proxy-password", "delete", "--proxy", address]) == 0
+    with client(sandbox, address) as c, pytest.raises(api.NotSent) as caught:
+        c.get_consignment(REF)
+    assert "No password is stored" in caught.value.message
+    assert main(["proxy-password", "set", "--proxy", f"http://127.0.0.1:{corp.port}"]) == 2
+    assert "names no user" in capsys.readouterr().err

@@ -138,7 +138,7 @@ def route_for(base_url: str, setting: str | None = None, *, passwords: object | 
         explicit = found
     url, username, password = explicit
     if username and password is None:
-        password = _stored_password(f"{url.split('://', 1)[0]}://{quote(username, safe='')}@{url.split('://', 1)[1]}",
+        password = _stored_password(_entry_name(url, username),
                                     passwords)
     return ProxyRoute(shown_setting, source, url=url, username=username, password=password)
 
@@ -223,6 +223,22 @@ def _parse(text: str, *, in_file: bool) -> tuple[str, str | None, str | None]:
     host_part = f"[{host}]" if ":" in host else host
     return (f"http://{host_part.lower()}:{port}", unquote(parts.username) if parts.username else None,
             unquote(parts.password) if parts.password is not None else None)
+
+
+def _entry_name(url: str, username: str) -> str:
+    """The keyring user name of a proxy password: ``http://USER@host:port`` (normalised)."""
+    scheme, _, hostport = url.partition("://")
+    return f"{scheme}://{quote(username, safe='')}@{hostport}"
+
+
+def password_entry(address: str) -> str:
+    """Where the password of the proxy ``address`` (``http://USER@HOST:PORT``) is kept in the keyring;
+    :class:`ProxyProblem` in plain words when the address is not usable or names no user."""
+    url, username, _password = _parse(address, in_file=False)
+    if not username:
+        raise ProxyProblem(f"The proxy address {_without_password(address)} names no user: write it as "
+                           "http://USER@HOST:PORT.")
+    return _entry_name(url, username)
 
 
 def _without_password(raw: str) -> str:

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import APP_NAME, __version__
-from . import batch_commands, printing_commands, scan_commands, setup_commands, sheet_commands
+from . import batch_commands, printing_commands, proxy_commands, scan_commands, setup_commands, sheet_commands
 from .common import EXIT_USAGE, clean_argument, err, guard, setup_logging, tolerant_streams
 
-COMMAND_MODULES = (scan_commands, setup_commands, printing_commands, batch_commands, sheet_commands)
+COMMAND_MODULES = (scan_commands, setup_commands, printing_commands, batch_commands, sheet_commands, proxy_commands)
 
 
 class _Parser(argparse.ArgumentParser):
