@@ -69,8 +69,9 @@ def test_a1_slow_commit_no_second_put(sandbox):
 
 
 def test_a1_slow_commit_past_the_deadline_is_in_doubt_never_not_allocated(sandbox):
-    sandbox.add_fault(Fault("slow-commit", times=1, delay=4.0))
-    policy = replace(FAST, scan_deadline_s=1.2)
+    # Headroom for a loaded machine: the looks must get in between the read timeout and the deadline.
+    sandbox.add_fault(Fault("slow-commit", times=1, delay=5.0))
+    policy = replace(FAST, scan_deadline_s=3.0)
     outcome = workflow(sandbox, policy=policy, read=0.3).allocate(FRESH, "nextDay")
     assert outcome.kind is OutcomeKind.IN_DOUBT and "may still be working" in outcome.message
     assert sandbox.calls_for(FRESH).count("GET") >= 2  # it kept looking
