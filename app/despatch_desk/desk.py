@@ -147,7 +147,7 @@ class Desk:
                     key = self.api_key()
                     try:
                         self._client = api.SortedProClient(base_url, key, timeouts=self.settings.timeouts,
-                                                           max_connections=max(4, self.settings.max_parallel * 2),
+                                                           max_connections=self.settings.max_parallel * 2 + 4,  # scans + follow-ups + misc
                                                            proxy=self.settings.proxy)
                     except api.ProxyConfigurationError as exc:  # an unusable proxy: like an unusable address
                         raise DeskNotReady(exc.message, OutcomeKind.UNREACHABLE) from None

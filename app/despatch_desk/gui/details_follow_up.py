@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ..cancel import CancelToken
 from ..core import Outcome, OutcomeKind
 from ..details import Details, summary_line
+from .jobs import Lane
 from .tickets import FOLLOW_UPS, FollowUp
 
 if TYPE_CHECKING:
@@ -46,5 +47,6 @@ def report(value: object) -> tuple[str, str | None]:
     return summary_line(value), None  # never a problem: the allocation stands whatever the price says
 
 
-DETAILS_FOLLOW_UP = FollowUp(NAME, _applies, details_for, pending=PENDING, report=report)
+# On the MISC lane: price and dates are information, and never queue in front of a parcel's label.
+DETAILS_FOLLOW_UP = FollowUp(NAME, _applies, details_for, pending=PENDING, report=report, lane=Lane.MISC)
 FOLLOW_UPS.register(DETAILS_FOLLOW_UP)

@@ -52,7 +52,7 @@ class JobState(enum.StrEnum):
     DROPPED = "dropped"        # cancelled while queued: never ran
 
 
-LANE_LIMITS = {Lane.FOLLOW_UP: 2, Lane.MISC: 2}
+LANE_LIMITS = {Lane.MISC: 2}  # SCAN and FOLLOW_UP are as wide as the desk's parallel setting (labels keep pace)
 
 
 @dataclass(eq=False, slots=True)
@@ -103,7 +103,8 @@ class JobRunner(QObject):
         self._keys: dict[str, int] = {}                  # key -> job id while queued or running
         self._queues: dict[Lane, deque[Job]] = {lane: deque() for lane in Lane}
         self._running: dict[Lane, int] = dict.fromkeys(Lane, 0)
-        self._limits = {Lane.SCAN: max(1, int(max_parallel)), **LANE_LIMITS}
+        width = max(1, int(max_parallel))
+        self._limits = {Lane.SCAN: width, Lane.FOLLOW_UP: width, **LANE_LIMITS}
         self._token_source = token_source or (lambda: None)
         self._executor: ThreadPoolExecutor | None = None
         self._accepting = True
@@ -119,7 +120,7 @@ class JobRunner(QObject):
     def set_max_parallel(self, value: int) -> None:
         """New work uses the new scan-lane width; running jobs finish where they are."""
         with self._lock:
-            self._limits[Lane.SCAN] = max(1, int(value))
+            self._limits[Lane.SCAN] = self._limits[Lane.FOLLOW_UP] = max(1, int(value))
         self._pump()
 
     def _budget(self) -> int:

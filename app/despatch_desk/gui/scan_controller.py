@@ -419,7 +419,7 @@ class ScanController(QObject):
         touched = False
         for follow_up in chosen if chosen is not None else self.follow_ups.matching(outcome, self.desk):
             name, touched = follow_up.name, True
-            job = Job(fn=lambda token, f=follow_up, o=outcome: f.run(self.desk, o, token), lane=Lane.FOLLOW_UP,
+            job = Job(fn=lambda token, f=follow_up, o=outcome: f.run(self.desk, o, token), lane=follow_up.lane,
                       keys=(f"{name}:{ticket.reference}",), group=ticket.batch, name=f"{name} {ticket.reference}",
                       on_result=lambda value, tid=ticket.id, n=name: self._follow_up_done(tid, n, value),
                       on_error=lambda exc, tid=ticket.id, n=name: self._follow_up_done(tid, n, None, explain(exc)),

@@ -16,6 +16,7 @@ from ..cancel import CancelToken
 from ..core import Outcome
 from ..desk import Desk
 from . import theme
+from .jobs import Lane
 from .theme import Shown
 
 log = logging.getLogger("despatch_desk.gui.scan")
@@ -49,6 +50,7 @@ class FollowUp:
     # (words, problem) for a result: problem words make it stay in the problem stack until Esc.
     report: Callable[[Any], tuple[str, str | None]] | None = None
     problem_look: theme.Look | None = None           # the problem stack's look for such a problem
+    lane: Lane = Lane.FOLLOW_UP                      # labels are time-critical; mere information may go to MISC
 
 
 @dataclass(frozen=True, slots=True)
