@@ -381,18 +381,7 @@ class HistoryView(QDialog):
     # ------------------------------------------------------------------ re-check
     def _start(self, fn, on_result, on_error, name: str) -> Job | None:
         """Run ``fn()`` on the desk's runner; this view keeps the job until its answer arrives."""
-        job: Job | None = None
-
-        def arrived(callback):
-            def deliver(value):
-                self._jobs.discard(job)
-                callback(value)
-            return deliver
-
-        job = self.runner.run(lambda _token: fn(), arrived(on_result), arrived(on_error), receiver=self, name=name)
-        if job is not None:
-            self._jobs.add(job)
-        return job
+        return self.runner.run_kept(self._jobs, fn, on_result, on_error, receiver=self, name=name)
 
     @Slot()
     def recheck_in_doubt(self) -> bool:

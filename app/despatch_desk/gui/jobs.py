@@ -171,6 +171,23 @@ class JobRunner(QObject):
                   on_result=on_result, on_error=on_error, receiver=receiver)
         return job if self.submit(job) is not None else None
 
+    def run_kept(self, kept: set[Job], fn: Callable[[], Any], on_result: Callable[[Any], None],
+                 on_error: Callable[[BaseException], None], *, receiver: QObject, name: str) -> Job | None:
+        """:meth:`run` for a window or dialog that keeps its jobs in ``kept`` until their answers arrive
+        (so closing it can wait for them); ``fn`` takes no token."""
+        job: Job | None = None
+
+        def arrived(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+            def deliver(value: Any) -> None:
+                kept.discard(job)
+                callback(value)
+            return deliver
+
+        job = self.run(lambda _token: fn(), arrived(on_result), arrived(on_error), receiver=receiver, name=name)
+        if job is not None:
+            kept.add(job)
+        return job
+
     def _pump(self) -> None:
         """Start queued jobs while their lane has room (any thread)."""
         with self._lock:
