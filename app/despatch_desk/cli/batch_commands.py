@@ -190,8 +190,6 @@ def cmd_allocate_file(args: argparse.Namespace) -> int:
             restore()
         progress.clear()
         err(_summary(batch, results, runner.elapsed_s) + f" Recorded in the history as batch {batch_id}.")
-        if desk.last_history_error:
-            err(desk.last_history_error)
         history_notice_if_open(desk)
         return worst_box[0]
     finally:

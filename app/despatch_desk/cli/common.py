@@ -176,6 +176,9 @@ def outcome_line(outcome) -> str:
 
 
 def history_notice_if_open(desk) -> None:
+    """After a run: what went wrong writing the history, and what opening it found (if a scan opened it)."""
+    if desk.last_history_error:
+        err(desk.last_history_error)
     try:
         history = desk._history  # only if a scan opened it: never open it just to ask
     except AttributeError:

@@ -174,8 +174,6 @@ def cmd_label(args: argparse.Namespace) -> int:
             worst = max(worst, result.exit_code)
             if result.reason == KEY:
                 break  # every further call would be refused the same way
-        if desk.last_history_error:
-            err(desk.last_history_error)
         history_notice_if_open(desk)
         return worst
     finally:

@@ -97,8 +97,6 @@ def cmd_allocate(args: argparse.Namespace) -> int:
             worst = max(worst, exit_code_of_kind(outcome.kind), label_exit)
             if outcome.kind is OutcomeKind.UNAUTHORIZED:
                 break  # every further call would be refused the same way
-        if desk.last_history_error:
-            err(desk.last_history_error)
         history_notice_if_open(desk)
         return worst
     finally:
