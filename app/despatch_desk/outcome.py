@@ -144,9 +144,7 @@ def _server_words(exc: api.ApiResponseError | None, summary: api.AllocationSumma
 
 
 def _local_hhmm(when: datetime | None) -> str | None:
-    if when is None:
-        return None
-    local = when.astimezone() if when.tzinfo else when
-    if local.date() == datetime.now(local.tzinfo).date():
-        return local.strftime("%H:%M")
-    return local.strftime("%d %b %H:%M")
+    """"14:02" today, "28 Nov 14:02" otherwise (the one wording of :func:`present.local_time`)."""
+    from .present import local_time
+
+    return local_time(when) or None
