@@ -99,11 +99,13 @@ def test_spec_keeps_keyring_backends_and_metadata():
         assert module in text
 
 
-def test_spec_bundles_resources_under_resources():
+def test_spec_bundles_the_package_assets_where_importlib_finds_them():
     text = SPEC.read_text(encoding="utf-8")
-    assert 'Path("resources")' in text
-    for pattern in ("icon/*.ico", "icon/*.icns", "icon/png/*.png", "sounds/*.wav"):
-        assert pattern in text
+    assert 'Path("despatch_desk") / "assets"' in text
+    assets = ROOT / "app" / "despatch_desk" / "assets"
+    for pattern in ("icon/*.png", "icon/*.svg", "sounds/*.wav"):
+        assert list(assets.glob(pattern)), f"nothing matches assets/{pattern}"
+    for pattern in ("icon/*.ico", "icon/*.icns", "icon/png/*.png"):  # the installers' own icons
         assert list((ROOT / "resources").glob(pattern)), f"nothing matches resources/{pattern}"
 
 
@@ -182,7 +184,7 @@ def test_plugin_allow_list(dest, platform, kept):
 def test_only_english_translations_are_kept():
     assert bundle_trim.keep_translation("PySide6/Qt/translations/qtbase_en.qm")
     assert not bundle_trim.keep_translation("PySide6/Qt/translations/qtbase_de.qm")
-    assert bundle_trim.keep_translation("resources/sounds/success.wav")
+    assert bundle_trim.keep_translation("despatch_desk/assets/sounds/success.wav")
 
 
 @pytest.mark.parametrize(

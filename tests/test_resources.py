@@ -1,4 +1,4 @@
-"""Checks on the committed icon and sound files (resources/), no Qt needed.
+"""Checks on the committed icon and sound files (the package's assets/ and resources/), no Qt needed.
 
 The generators are resources/icon/make_icons.py and resources/sounds/make_sounds.py; these tests
 only read the committed outputs, so they run anywhere in well under a second.
@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 RES = ROOT / "resources"
 ICON = RES / "icon"
-SOUNDS = RES / "sounds"
+SOUNDS = ROOT / "app" / "despatch_desk" / "assets" / "sounds"  # shipped inside the package
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
 
 

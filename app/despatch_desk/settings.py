@@ -23,7 +23,6 @@ import copy
 import logging
 import os
 import socket
-import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -283,9 +282,3 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def resources_dir() -> Path:
-    """Icons and sounds: inside a frozen bundle, or the repository's ``resources/``."""
-    frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:
-        return Path(frozen) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"

@@ -34,6 +34,8 @@ SMALL_MAX = 32  # sizes up to this use SMALL_SVG
 PNG_DIR = HERE / "png"
 ICO = HERE / "despatch-desk.ico"
 ICNS = HERE / "despatch-desk.icns"
+# The window icon ships inside the package (importlib.resources); the rest here is for the installers.
+ASSETS = HERE.parents[1] / "app" / "despatch_desk" / "assets" / "icon"
 
 PNG_SIZES = (16, 24, 32, 48, 64, 128, 256, 512, 1024)
 ICO_SIZES = (16, 24, 32, 48, 64, 128, 256)
@@ -133,6 +135,8 @@ def generate() -> dict[Path, bytes]:
     out = {png_path(size): data for size, data in pngs.items()}
     out[ICO] = build_ico({s: pngs[s] for s in ICO_SIZES})
     out[ICNS] = build_icns(pngs)
+    out[ASSETS / "despatch-desk-256.png"] = pngs[256]
+    out[ASSETS / "despatch-desk.svg"] = SVG.read_bytes()
     return out
 
 
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stale: {p.relative_to(HERE.parent.parent)}")
         return 1 if stale else 0
     PNG_DIR.mkdir(exist_ok=True)
+    ASSETS.mkdir(parents=True, exist_ok=True)
     for path, data in files.items():
         if path in stale:
             path.write_bytes(data)

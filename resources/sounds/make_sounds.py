@@ -25,6 +25,8 @@ import wave
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The WAVs ship inside the package (loaded with importlib.resources): this folder keeps only their source.
+OUT = HERE.parents[1] / "app" / "despatch_desk" / "assets" / "sounds"
 RATE = 44_100
 FADE_IN_S = 0.004
 FADE_OUT_S = 0.012
@@ -111,7 +113,7 @@ SOUNDS = {"success.wav": success, "warning.wav": warning, "failure.wav": failure
 
 
 def generate() -> dict[Path, bytes]:
-    return {HERE / name: to_wav_bytes(make()) for name, make in SOUNDS.items()}
+    return {OUT / name: to_wav_bytes(make()) for name, make in SOUNDS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,8 @@ from PySide6.QtNetwork import QLocalServer, QLocalSocket  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from .. import APP_ID, APP_NAME, __version__  # noqa: E402
-from ..settings import Paths, ServiceGroupConfig, resources_dir  # noqa: E402
+from .. import assets  # noqa: E402
+from ..settings import Paths, ServiceGroupConfig  # noqa: E402
 
 log = logging.getLogger("despatch_desk.gui.app")
 
@@ -148,8 +149,8 @@ def make_qapplication(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setDesktopFileName(APP_ID)
-    icon = resources_dir() / "icon" / "despatch-desk.svg"
-    png = resources_dir() / "icon" / "png" / "despatch-desk-256.png"
+    icon = assets.window_icon_svg()
+    png = assets.window_icon()
     for candidate in (png, icon):
         if candidate.is_file():
             app.setWindowIcon(QIcon(str(candidate)))

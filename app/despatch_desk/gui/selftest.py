@@ -8,6 +8,7 @@ windowed build has no stdout)::
 
     time to window: 412 ms
     scan to result: 38 ms
+    label rendering: ok (1 page, 107452 bytes of PDF through QtPrintSupport)
     keyring backend: keyring.backends.SecretService.Keyring
     keyring round trip: ok
     self-test: PASS
@@ -105,8 +106,13 @@ def _run(args: argparse.Namespace, tmp: Path, report: _Report, t_start: float) -
     # The release workflow refuses a bundle whose interpreter is known to crash (see MIN_PYTHON).
     report.add(f"interpreter: Python {sys.version.split()[0]} ({sys.implementation.name}), "
                f"PySide6 {PySide6.__version__}")
+    from .. import assets
+    from .sounds import SOUNDS
+
+    missing = [p.name for p in (assets.window_icon(), *(assets.sound(n) for n in SOUNDS)) if not p.is_file()]
+    report.add(f"assets: {'MISSING ' + ', '.join(missing) if missing else f'icon and {len(SOUNDS)} sounds found'}")
     paths = Paths(tmp / "config", tmp / "data", tmp / "logs")
-    failure: str | None = None
+    failure: str | None = f"the bundle lacks {', '.join(missing)}" if missing else None
     sandbox = SandboxServer(host="127.0.0.1", port=0, api_key=DEMO_API_KEY).start()
     desk = Desk(paths)
     window = None
@@ -164,6 +170,11 @@ def _run(args: argparse.Namespace, tmp: Path, report: _Report, t_start: float) -
         sandbox.stop()
         QApplication.processEvents()
 
+    # Labels: a PDF label rendered by QtPdf and painted on a QPrinter (the bundle must carry both).
+    problem = _render_label(tmp, report)
+    if problem:
+        failure = failure or problem
+
     # The keyring: the real backend, a throwaway entry.
     keystore = KeyStore()
     report.add(f"keyring backend: {keystore.backend_name()}")
@@ -182,6 +193,27 @@ def _run(args: argparse.Namespace, tmp: Path, report: _Report, t_start: float) -
         if not args.skip_keyring:
             failure = failure or f"keyring: {exc}"
     return failure
+
+
+def _render_label(tmp: Path, report: _Report) -> str | None:
+    """Render a test label into a PDF through QtPrintSupport; the failure in words, or None."""
+    from datetime import datetime
+
+    from ..cancel import CancelToken
+    from ..printing import make_test_label
+    from ..printing.qt_pdf import print_pdf
+
+    out = tmp / "label-check.pdf"
+    try:
+        pages = print_pdf(make_test_label("pdf", desk_name="self-test", when=datetime.now()), CancelToken(timeout=20),
+                          title="self-test label", output_file=str(out), where="the self-test's PDF file")
+    except Exception as exc:  # a missing Qt module or plugin must be said, not raised
+        report.add(f"label rendering: {type(exc).__name__}: {exc}")
+        return f"label rendering: {exc}"
+    ok = pages == 1 and out.is_file() and out.read_bytes()[:5] == b"%PDF-"
+    size = out.stat().st_size if out.is_file() else 0
+    report.add(f"label rendering: {'ok' if ok else 'FAILED'} ({pages} page, {size} bytes of PDF through QtPrintSupport)")
+    return None if ok else "label rendering: the test label did not come out as one PDF page"
 
 
 def _write_report(report: _Report) -> None:

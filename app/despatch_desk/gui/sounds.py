@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..settings import resources_dir
+from .. import assets
 
 log = logging.getLogger("despatch_desk.gui.sounds")
 
@@ -24,7 +24,7 @@ SOUNDS = ("success", "warning", "failure", "group")  # group: the service group 
 class SoundPlayer:
     def __init__(self, enabled: bool = True, sounds_dir: Path | None = None) -> None:
         self.enabled = enabled
-        self.sounds_dir = sounds_dir or (resources_dir() / "sounds")
+        self.sounds_dir = sounds_dir or assets.sounds_dir()
         self._proc: subprocess.Popen | None = None
         self._command: list[str] | None = None
         self._method = self._choose()
