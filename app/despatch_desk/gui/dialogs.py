@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from .. import APP_NAME, __version__
 
 HINT = ("Enter or Tab ends a scan  ·  Esc acknowledges  ·  Ctrl+1…9 or Ctrl+↑/↓ switch group  ·  "
-        "Ctrl+P reprint  ·  Ctrl+Z undo  ·  Ctrl+B batch  ·  Ctrl+H history  ·  Ctrl+, settings")
+        "Ctrl+P reprint  ·  Ctrl+Z undo  ·  Ctrl+B batch  ·  Ctrl+H history")
 
 
 class CloseChoice(enum.StrEnum):
