@@ -118,6 +118,10 @@ class ProblemStack(QFrame):
             when = local_time(ticket.scanned_at)
             entries.append((look, f"{look.symbol} {look.word}", shown_reference(ticket.reference, ticket.raw),
                             f"{when} · {message}" if when else message))
+        shown = (tuple(entries), len(notices) + len(tickets))
+        if shown == getattr(self, "_shown", None):  # problems_changed fires several times per scan: nothing new
+            return
+        self._shown = shown
         self.count = len(notices) + len(tickets)
         for card, entry in zip(self.cards, entries, strict=False):
             card.show_problem(*entry)
