@@ -28,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from window_driver import close_window  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -58,18 +60,6 @@ def _window(latency_ms: float, parallel: int):
     window.resize(1100, 820)
     window.show()
     return window, desk, sandbox
-
-
-def _close(window, desk, sandbox, app) -> None:
-    window.close_now()
-    deadline = time.perf_counter() + 10
-    while window.runner.active_count(lane=None) and time.perf_counter() < deadline:
-        app.processEvents()
-        time.sleep(0.002)
-    desk.close()
-    sandbox.stop()
-    window.deleteLater()
-    app.processEvents()
 
 
 def _wait(app, condition, timeout_s: float) -> bool:
@@ -133,7 +123,7 @@ def run_batch(app, count: int, latency_ms: float, parallel: int) -> dict[str, fl
             "submit_ms": submit_ms,
         }
     finally:
-        _close(window, desk, sandbox, app)
+        close_window(window, desk, sandbox, app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from window_driver import close_window, scan_typer  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -85,18 +87,6 @@ def _window(latency_ms: float, max_parallel: int):
     window.show()
     window.focus_scan()
     return window, desk, sandbox
-
-
-def _close(window, desk, sandbox, app) -> None:
-    window.close_now()
-    deadline = time.perf_counter() + 10
-    while window.runner.active_count(lane=None) and time.perf_counter() < deadline:
-        app.processEvents()
-        time.sleep(0.002)
-    desk.close()
-    sandbox.stop()
-    window.deleteLater()
-    app.processEvents()
 
 
 def _spin(app, seconds: float) -> None:
@@ -159,7 +149,7 @@ def bench_result_latency(app, latency_ms: float, scans: int) -> tuple[list[float
             beyond_latency.append(total - latency_ms)
             gui_only.append(total - inside[ref])
     finally:
-        _close(window, desk, sandbox, app)
+        close_window(window, desk, sandbox, app)
     return beyond_latency, gui_only
 
 
@@ -168,7 +158,6 @@ def bench_result_latency(app, latency_ms: float, scans: int) -> tuple[list[float
 
 def bench_throughput(app, count: int, latency_ms: float, max_parallel: int) -> dict[str, float]:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
-    from PySide6.QtTest import QTest
 
     window, desk, sandbox = _window(latency_ms, max_parallel)
     _spin(app, 0.3)
@@ -180,9 +169,6 @@ def bench_throughput(app, count: int, latency_ms: float, max_parallel: int) -> d
     ticker.setInterval(5)
     ticker.timeout.connect(lambda: ticks.append(time.perf_counter()))
     loop = QEventLoop()
-
-    def on_result(_job_id: int) -> None:
-        pass
 
     def on_finished(ticket_id: int) -> None:
         ticket = window.controller.ticket(ticket_id)
@@ -197,16 +183,7 @@ def bench_throughput(app, count: int, latency_ms: float, max_parallel: int) -> d
     window.controller.ticket_finished.connect(on_finished)
     state = {"start": 0.0, "end": 0.0, "typed": 0}
 
-    def type_next() -> None:  # one scan per event-loop turn, like a scanner firing back to back
-        i = state["typed"]
-        if i >= count:
-            return
-        if i == 0:
-            state["start"] = time.perf_counter()
-        QTest.keyClicks(window.scan_field, refs[i])
-        QTest.keyClick(window.scan_field, Qt.Key.Key_Return)
-        state["typed"] = i + 1
-        QTimer.singleShot(0, type_next)
+    type_next = scan_typer(window, refs[:count], state)
 
     ticker.start()
     QTimer.singleShot(0, type_next)
@@ -228,7 +205,7 @@ def bench_throughput(app, count: int, latency_ms: float, max_parallel: int) -> d
             "p99_gap_ms": sorted(gaps)[int(len(gaps) * 0.99)] * 1000 if gaps else float("nan"),
         }
     finally:
-        _close(window, desk, sandbox, app)
+        close_window(window, desk, sandbox, app)
 
 
 # --------------------------------------------------------------------------- report

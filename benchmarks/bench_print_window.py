@@ -29,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "app"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from window_driver import scan_typer  # noqa: E402
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -66,7 +68,6 @@ class Sink:
 
 def run(app, *, printing: bool, count: int, latency_ms: float, parallel: int) -> dict:
     from PySide6.QtCore import QEventLoop, Qt, QTimer
-    from PySide6.QtTest import QTest
 
     from despatch_desk.desk import Desk
     from despatch_desk.gui.main_window import MainWindow, Mode
@@ -116,16 +117,7 @@ def run(app, *, printing: bool, count: int, latency_ms: float, parallel: int) ->
         if printing and state["end"] and len(sink.jobs) >= count:
             loop.quit()
 
-    def type_next() -> None:  # one scan per event-loop turn, like a scanner firing back to back
-        i = state["typed"]
-        if i >= count:
-            return
-        if i == 0:
-            state["start"] = time.perf_counter()
-        QTest.keyClicks(window.scan_field, refs[i])
-        QTest.keyClick(window.scan_field, Qt.Key.Key_Return)
-        state["typed"] = i + 1
-        QTimer.singleShot(0, type_next)
+    type_next = scan_typer(window, refs[:count], state)
 
     window.controller.ticket_finished.connect(finished)
     window.controller.follow_up_finished.connect(lambda *_: labels_done())
