@@ -138,7 +138,7 @@ class UnexpectedAnswer(ApiResponseError):
 from .answers import (  # noqa: E402, F401  (re-exported: callers use api.Consignment, api.parse_status, ...)
     Allocation, AllocationSummary, CarrierService, Consignment, ConsignmentStatus, FailedAllocation, Label, Leg,
     Money, ServiceGroup, normalise_state, parse_allocation_summary, parse_carrier_services, parse_consignment,
-    parse_service_groups, parse_status, _get, _list, _str,
+    parse_retry_after, parse_service_groups, parse_status, _get, _list, _str,
 )
 
 
@@ -473,28 +473,6 @@ class SortedProClient:
         if 300 <= status < 400:
             return UnexpectedAnswer(f"{self.origin} redirected the request (HTTP {status}); check the API address.", **kw)
         return Refused(f"SortedPRO refused (HTTP {status}){said}", **kw)
-
-
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header: delta-seconds or an HTTP date; None if absent or odd."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        seconds = when.timestamp() - (now if now is not None else time.time())
-    if seconds != seconds:  # NaN
-        return None
-    return max(0.0, min(seconds, 24 * 3600.0))
 
 
 def _not_json_message(response: Answer, origin: str) -> str:
